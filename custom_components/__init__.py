@@ -1,0 +1,1 @@
+"""Custom integrations (a package, so the protocol libraries run with ``python -m``)."""
