@@ -22,7 +22,7 @@ NAK = 0x15
 CLOSE_FRAME = b"\x01B0\x03u"
 """``SOH B 0 ETX u``: ends a meter session. The last byte is fixed (not a CRC); no reply."""
 
-DEFAULT_PASSWORD = "00000000"
+DEFAULT_PASSWORD = "00000000"  # noqa: S105  (the factory default, documented by EKM)
 
 VALID_CT_RATIOS = (100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 3000, 4000, 5000)
 MAX_RELAY_SECONDS = 9999

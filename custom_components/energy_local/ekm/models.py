@@ -156,6 +156,6 @@ class MeterReading:
         return (bool(state & 4), bool(state & 2), bool(state & 1))
 
     def cos_theta(self, line: int) -> CosTheta | None:
-        """Decoded power factor of ``line`` (1-3)."""
-        text = self.values.get(f"Cos_Theta_Ln_{line}")  # type: ignore[misc]
+        """Return the decoded power factor of ``line`` (1-3)."""
+        text = self.values.get(f"Cos_Theta_Ln_{line}")
         return decode_cos_theta(text) if isinstance(text, str) else None

@@ -158,7 +158,7 @@ def parse_v3(frame: bytes, address: str) -> MeterValues:
 
 
 def frame_kwh_scale(frame: bytes) -> int:
-    """The kWh_Scale digit of a (validated) v4 block-A frame."""
+    """Return the kWh_Scale digit of a (validated) v4 block-A frame."""
     return _digits(frame[KWH_SCALE_OFFSET : KWH_SCALE_OFFSET + 1], "kWh_Scale")
 
 
@@ -194,9 +194,7 @@ def _encode_value(fld: Field, value: Value, kwh_div: int) -> bytes:
     enc = fld.encoding
     if enc is Encoding.HEX:
         raw = bytes.fromhex(str(value))
-    elif enc is Encoding.TEXT:
-        raw = str(value).encode("ascii")
-    elif enc is Encoding.COS_THETA:
+    elif enc in (Encoding.TEXT, Encoding.COS_THETA):
         raw = str(value).encode("ascii")
     elif enc is Encoding.TIME:
         when = value if isinstance(value, datetime) else datetime(2000, 1, 1)  # noqa: DTZ001

@@ -1,0 +1,505 @@
+"""One owner of one RS-485 port: transactions with Omnimeters, strictly one at a time.
+
+The bus opens the port with serialx (local device paths, ``socket://host:port``,
+``rfc2217://host:port``) at 9600 baud 7E1. Every meter session is read → (password → write) →
+close, under one lock, so a command from Home Assistant waits for the current meter's session
+and never interleaves with a poll. Replies are assembled by length as bytes arrive; the only
+sleeps are the short line-quiet gap between a reply and the next host frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+import serialx
+
+from .address import normalize_address
+from .errors import (
+    EkmAddressMismatchError,
+    EkmCommandError,
+    EkmCrcError,
+    EkmError,
+    EkmFrameError,
+    EkmPasswordError,
+    EkmPortError,
+    EkmTimeoutError,
+)
+from .frames import (
+    ACK,
+    CLOSE_FRAME,
+    DEFAULT_PASSWORD,
+    ETX,
+    NAK,
+    STX,
+    ReadBlock,
+    Relay,
+    RelayState,
+    max_demand_reset_now_frame,
+    password_frame,
+    read_request,
+    relay_frame,
+    set_time_frame,
+    zero_resettable_frame,
+)
+from .layout import FRAME_LENGTH
+from .models import MeterReading, MeterValues, MeterVersion
+from .parse import frame_kwh_scale, merge_v4, parse_v3, parse_v4_a, parse_v4_b
+
+_LOGGER = logging.getLogger(__name__)
+
+BAUDRATE = 9600
+CHAR_TIME = 10 / BAUDRATE
+"""Seconds per character at 9600 baud 7E1: start + 7 data + parity + stop = 10 bits."""
+
+DEFAULT_TIMEOUT = 0.5
+"""Seconds allowed beyond the pure wire time of a transaction before the device counts as
+silent. Covers the meter's turnaround (20-100 ms in practice), a USB adapter's latency timer
+(16 ms on FTDI by default) and a serial-over-TCP round trip, with margin; a silent meter costs
+about 0.8 s per read instead of ekmmeters' 2.2 s."""
+
+DEFAULT_GAP = 0.005
+"""Line-quiet time between a device's reply and the host's next frame: about 5 characters,
+more than Modbus RTU's 3.5-character rule, so a meter has released the line before we drive it.
+ekmmeters sleeps 200 ms here; that is where most of its cycle time goes."""
+
+TIMEOUTS_BEFORE_REOPEN = 3
+"""Consecutive timeouts on a network port after which the connection is treated as dead
+(serial-over-TCP connections can die silently) and reopened."""
+
+
+@dataclass(slots=True)
+class BusStats:
+    """Counters for diagnostics."""
+
+    transactions: int = 0
+    timeouts: int = 0
+    crc_errors: int = 0
+    frame_errors: int = 0
+    address_mismatches: int = 0
+    retries: int = 0
+    naks: int = 0
+    port_errors: int = 0
+    opens: int = 0
+    bytes_discarded: int = 0
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, int | str | None]:
+        """Return the counters as a plain dict."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class _Receiver(asyncio.Protocol):
+    """Collects bytes from the port and wakes the transaction waiting for them."""
+
+    def __init__(self, on_lost: Callable[[Exception | None], None]) -> None:
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[None] | None = None
+        self.lost = False
+        self._on_lost = on_lost
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(EkmPortError(f"port closed: {exc or 'connection lost'}"))
+        self._on_lost(exc)
+
+
+@dataclass(slots=True)
+class _Session:
+    """The open meter session, so it can be closed however the transaction ends."""
+
+    address: str
+    open: bool = field(default=False)
+
+
+class EkmBus:
+    """The single owner of one serial port with EKM devices on it."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        gap: float = DEFAULT_GAP,
+        read_retries: int = 1,
+    ) -> None:
+        """Prepare a bus on ``url``; the port opens on first use or with :meth:`open`."""
+        self.url = url
+        self.timeout = timeout
+        self.gap = gap
+        self.read_retries = read_retries
+        self.stats = BusStats()
+        self._lock = asyncio.Lock()
+        self._transport: serialx.BaseSerialTransport | None = None
+        self._receiver: _Receiver | None = None
+        self._line_free_at = 0.0
+        self._consecutive_timeouts = 0
+        self._network = url.startswith(("socket://", "tcp://", "rfc2217://", "esphome"))
+
+    # --- port lifecycle --------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the port is open and usable."""
+        return self._receiver is not None and not self._receiver.lost
+
+    async def open(self) -> None:
+        """Open the port now (it is otherwise opened on first use and after it vanishes)."""
+        async with self._lock:
+            await self._ensure_open()
+
+    async def close(self) -> None:
+        """Release the port. Waits for a running transaction to finish first."""
+        async with self._lock:
+            await self._drop_port()
+
+    async def __aenter__(self) -> Self:
+        """Open the port."""
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Release the port."""
+        await self.close()
+
+    async def _ensure_open(self) -> _Receiver:
+        if self._receiver is not None and not self._receiver.lost:
+            return self._receiver
+        await self._drop_port()
+        loop = asyncio.get_running_loop()
+        receiver = _Receiver(self._port_lost)
+        try:
+            transport, _ = await serialx.create_serial_connection(
+                loop,
+                lambda: receiver,
+                self.url,
+                baudrate=BAUDRATE,
+                parity=serialx.Parity.EVEN,
+                stopbits=serialx.StopBits.ONE,
+                byte_size=7,
+            )
+        except (OSError, serialx.SerialException, ValueError) as err:
+            self.stats.port_errors += 1
+            self.stats.last_error = f"open {self.url}: {err}"
+            raise EkmPortError(f"cannot open {self.url}: {err}") from err
+        self.stats.opens += 1
+        self._transport = transport
+        self._receiver = receiver
+        self._consecutive_timeouts = 0
+        return receiver
+
+    def _port_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            _LOGGER.debug("Port %s lost: %s", self.url, exc)
+
+    async def _drop_port(self) -> None:
+        transport, self._transport, self._receiver = self._transport, None, None
+        if transport is not None:
+            transport.close()
+            closed = getattr(transport, "wait_closed", None)
+            if closed is not None:
+                with contextlib.suppress(Exception):
+                    await closed()
+
+    # --- the wire --------------------------------------------------------------------------
+
+    async def _send(self, receiver: _Receiver, frame: bytes) -> None:
+        """Transmit one host frame after the line-quiet gap; stale input is discarded."""
+        loop = asyncio.get_running_loop()
+        wait = self._line_free_at - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if receiver.buffer:
+            # Anything unread now is line noise or a late reply: never mistake it for ours.
+            self.stats.bytes_discarded += len(receiver.buffer)
+            receiver.buffer.clear()
+        if receiver.lost or self._transport is None:
+            raise EkmPortError(f"port {self.url} is gone")
+        try:
+            self._transport.write(frame)
+        except (OSError, RuntimeError) as err:
+            await self._drop_port()
+            raise EkmPortError(f"write to {self.url} failed: {err}") from err
+        self.stats.transactions += 1
+
+    async def _await_data(self, receiver: _Receiver, deadline: float) -> bool:
+        """Wait for more bytes until ``deadline``; False when the deadline passed."""
+        loop = asyncio.get_running_loop()
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return False
+        receiver.waiter = loop.create_future()
+        try:
+            async with asyncio.timeout(remaining):
+                await receiver.waiter
+        except TimeoutError:
+            return False
+        finally:
+            receiver.waiter = None
+        return True
+
+    def _deadline(self, sent: int, expected: int) -> float:
+        return asyncio.get_running_loop().time() + (sent + expected) * CHAR_TIME + self.timeout
+
+    def _quiet_after_reply(self) -> None:
+        self._line_free_at = asyncio.get_running_loop().time() + self.gap
+
+    async def _request_frame(self, receiver: _Receiver, request: bytes) -> bytes:
+        """Send ``request`` and return the first 255-byte frame (STX … ETX) that follows.
+
+        Bytes before the STX (noise, adapter echo) are skipped. A candidate with an ETX at
+        byte 252 is taken as the reply, valid or not; one without is a false STX in noise.
+        """
+        await self._send(receiver, request)
+        deadline = self._deadline(len(request), FRAME_LENGTH)
+        buf = receiver.buffer
+        start = 0
+        while True:
+            while (pos := buf.find(STX, start)) != -1 and len(buf) - pos >= FRAME_LENGTH:
+                if buf[pos + 252] == ETX:
+                    frame = bytes(buf[pos : pos + FRAME_LENGTH])
+                    del buf[: pos + FRAME_LENGTH]
+                    self._quiet_after_reply()
+                    self._consecutive_timeouts = 0
+                    return frame
+                start = pos + 1
+            if not await self._await_data(receiver, deadline):
+                break
+        self._quiet_after_reply()
+        if buf:
+            raise EkmFrameError(f"incomplete reply: {len(buf)} bytes, no complete frame")
+        raise EkmTimeoutError(f"no reply within {self.timeout:.2f} s after the wire time")
+
+    async def _request_ack(self, receiver: _Receiver, frame: bytes, step: str) -> None:
+        """Send a password or write frame and require ACK."""
+        await self._send(receiver, frame)
+        deadline = self._deadline(len(frame), 1)
+        while True:
+            for byte in receiver.buffer:
+                if byte in (ACK, NAK):
+                    receiver.buffer.clear()
+                    self._quiet_after_reply()
+                    if byte == ACK:
+                        return
+                    self.stats.naks += 1
+                    if step == "password":
+                        raise EkmPasswordError("meter answered NAK")
+                    raise EkmCommandError(step, "meter answered NAK")
+            if not await self._await_data(receiver, deadline):
+                break
+        self._quiet_after_reply()
+        if receiver.buffer:
+            got = f"unexpected bytes {bytes(receiver.buffer).hex()}"
+        else:
+            got = "no reply"
+            self.stats.timeouts += 1
+        if step == "password":
+            raise EkmPasswordError(got)
+        raise EkmCommandError(step, got)
+
+    # --- meter sessions --------------------------------------------------------------------
+
+    def _count(self, err: EkmError) -> None:
+        self.stats.last_error = str(err)
+        if isinstance(err, EkmTimeoutError):
+            self.stats.timeouts += 1
+            self._consecutive_timeouts += 1
+        elif isinstance(err, EkmCrcError):
+            self.stats.crc_errors += 1
+        elif isinstance(err, EkmAddressMismatchError):
+            self.stats.address_mismatches += 1
+        elif isinstance(err, EkmFrameError):
+            self.stats.frame_errors += 1
+        elif isinstance(err, EkmPortError):
+            self.stats.port_errors += 1
+
+    async def _read_block(
+        self,
+        receiver: _Receiver,
+        address: str,
+        block: ReadBlock | None,
+        parse: Callable[[bytes], MeterValues],
+        session: _Session,
+    ) -> tuple[bytes, MeterValues]:
+        """One read request with validation; a bad frame is retried ``read_retries`` times."""
+        request = read_request(address, block)
+        attempt = 0
+        while True:
+            session.open = True
+            try:
+                frame = await self._request_frame(receiver, request)
+                return frame, parse(frame)
+            except EkmFrameError as err:
+                self._count(err)
+                if attempt >= self.read_retries:
+                    raise
+                attempt += 1
+                self.stats.retries += 1
+                _LOGGER.debug("Meter %s: %s; retrying", address, err)
+            except EkmError as err:
+                self._count(err)
+                raise
+
+    def _end_session(self, session: _Session) -> None:
+        """Send the close frame. Synchronous, so it also runs when the caller is cancelled."""
+        if not session.open:
+            return
+        session.open = False
+        receiver, transport = self._receiver, self._transport
+        if receiver is None or receiver.lost or transport is None:
+            return
+        with contextlib.suppress(OSError, RuntimeError):
+            transport.write(CLOSE_FRAME)
+            # The close frame has no reply: the next frame may follow once it is on the wire.
+            loop = asyncio.get_running_loop()
+            self._line_free_at = max(self._line_free_at, loop.time() + len(CLOSE_FRAME) * CHAR_TIME)
+
+    async def _open_for_transaction(self) -> _Receiver:
+        if self._network and self._consecutive_timeouts >= TIMEOUTS_BEFORE_REOPEN:
+            _LOGGER.debug("Reopening %s after %d timeouts", self.url, self._consecutive_timeouts)
+            await self._drop_port()
+        try:
+            return await self._ensure_open()
+        except EkmPortError as err:
+            self.stats.last_error = str(err)
+            raise
+
+    async def _read_locked(
+        self, address: str, version: MeterVersion, *, include_b: bool, session: _Session
+    ) -> MeterReading:
+        receiver = await self._open_for_transaction()
+        try:
+            if version is MeterVersion.V3:
+                frame, values = await self._read_block(
+                    receiver, address, None, lambda f: parse_v3(f, address), session
+                )
+                return MeterReading(address, version, values, (frame,))
+            frame_a, values_a = await self._read_block(
+                receiver, address, ReadBlock.A, lambda f: parse_v4_a(f, address), session
+            )
+            if not include_b:
+                return MeterReading(address, version, values_a, (frame_a,))
+            scale = frame_kwh_scale(frame_a)
+            frame_b, values_b = await self._read_block(
+                receiver, address, ReadBlock.B, lambda f: parse_v4_b(f, address, scale), session
+            )
+            return MeterReading(address, version, merge_v4(values_a, values_b), (frame_a, frame_b))
+        except EkmPortError:
+            await self._drop_port()
+            raise
+
+    async def read_meter(
+        self, address: int | str, version: MeterVersion | int, *, include_b: bool = True
+    ) -> MeterReading:
+        """Read one meter (v3, or v4 block A and, by default, B) and end its session."""
+        addr = normalize_address(address)
+        ver = MeterVersion(version)
+        session = _Session(addr)
+        async with self._lock:
+            try:
+                return await self._read_locked(addr, ver, include_b=include_b, session=session)
+            finally:
+                self._end_session(session)
+
+    async def identify(self, address: int | str) -> MeterVersion:
+        """Find a meter's protocol version: a v4 block-A probe first, then a v3 read.
+
+        Raises the last read error when neither answers validly.
+        """
+        addr = normalize_address(address)
+        try:
+            await self.read_meter(addr, MeterVersion.V4, include_b=False)
+        except EkmTimeoutError, EkmFrameError:
+            await self.read_meter(addr, MeterVersion.V3)
+            return MeterVersion.V3
+        return MeterVersion.V4
+
+    async def command(
+        self,
+        address: int | str,
+        version: MeterVersion | int,
+        write: bytes,
+        *,
+        password: str = DEFAULT_PASSWORD,
+    ) -> MeterReading:
+        """Run one command session: read → password → write → close, checking each ACK.
+
+        Returns the reading taken to open the session. A password that is not acknowledged
+        raises :class:`EkmPasswordError` and the write is not sent (ekmmeters HEAD sends it
+        anyway); the session is closed however the command ends.
+        """
+        addr = normalize_address(address)
+        ver = MeterVersion(version)
+        pwd = password_frame(password)
+        session = _Session(addr)
+        async with self._lock:
+            try:
+                reading = await self._read_locked(addr, ver, include_b=False, session=session)
+                receiver = await self._ensure_open()
+                try:
+                    await self._request_ack(receiver, pwd, "password")
+                    await self._request_ack(receiver, write, "write")
+                except EkmCommandError as err:
+                    self.stats.last_error = str(err)
+                    raise
+                except EkmPortError:
+                    await self._drop_port()
+                    raise
+                return reading
+            finally:
+                self._end_session(session)
+
+    async def set_relay(
+        self,
+        address: int | str,
+        relay: Relay | int,
+        state: RelayState | int,
+        *,
+        seconds: int = 0,
+        password: str = DEFAULT_PASSWORD,
+    ) -> None:
+        """Open or close a v4 relay; ``seconds`` > 0 makes the meter hold it that long."""
+        frame = relay_frame(relay, state, seconds)
+        await self.command(address, MeterVersion.V4, frame, password=password)
+
+    async def set_time(
+        self,
+        address: int | str,
+        version: MeterVersion | int,
+        when: datetime,
+        *,
+        password: str = DEFAULT_PASSWORD,
+    ) -> None:
+        """Set the meter clock to ``when`` (meter-local time)."""
+        await self.command(address, version, set_time_frame(when), password=password)
+
+    async def zero_resettable(
+        self, address: int | str, *, password: str = DEFAULT_PASSWORD
+    ) -> None:
+        """Zero kWh_Rst and Rev_kWh_Rst (v4)."""
+        await self.command(address, MeterVersion.V4, zero_resettable_frame(), password=password)
+
+    async def reset_max_demand(
+        self, address: int | str, version: MeterVersion | int, *, password: str = DEFAULT_PASSWORD
+    ) -> None:
+        """Reset the max-demand register now."""
+        await self.command(address, version, max_demand_reset_now_frame(), password=password)
