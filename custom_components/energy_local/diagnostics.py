@@ -1,0 +1,57 @@
+"""Diagnostics: configuration (password redacted), raw frames per meter, bus statistics.
+
+The raw frames are what a developer needs to reproduce a problem (or add a test fixture).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_ENTRY_TYPE, CONF_PASSWORD, EntryType
+from .ekm_coordinator import EkmBusConfigEntry
+
+TO_REDACT = {CONF_PASSWORD}
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry."""
+    if entry.data.get(CONF_ENTRY_TYPE) != EntryType.EKM_BUS:
+        return {"entry": async_redact_data(entry.as_dict(), TO_REDACT)}
+    bus_entry: EkmBusConfigEntry = entry
+    coordinator = bus_entry.runtime_data
+    stats = coordinator.diagnostics
+    meters: dict[str, Any] = {}
+    for subentry_id, meter in coordinator.meters.items():
+        state = (coordinator.data or {}).get(subentry_id)
+        reading = state.reading if state else None
+        meters[meter.address] = {
+            "version": meter.version.value,
+            "available": bool(state and state.available),
+            "pulse_inputs": [asdict(p) for p in meter.pulse_inputs],
+            "raw_frames_hex": [frame.hex() for frame in reading.frames] if reading else [],
+            "values": {k: _plain(v) for k, v in reading.values.items()} if reading else None,
+        }
+    return {
+        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
+        "bus": {
+            "port": coordinator.bus.url,
+            "statistics": coordinator.bus.stats.as_dict(),
+            "poll_cycles": stats.cycles,
+            "last_cycle_seconds": stats.last_cycle_seconds,
+            "meter_failures": dict(stats.meter_failures),
+            "refused_totals": dict(stats.guarded_totals),
+        },
+        "meters": meters,
+    }

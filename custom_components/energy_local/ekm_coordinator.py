@@ -1,0 +1,320 @@
+"""The EKM bus coordinator: the one owner of a serial port, polling every meter on it.
+
+One coordinator per bus (config entry). Each cycle reads every meter subentry in turn; a meter
+that fails makes only its own entities unavailable, a vanished port makes the whole bus
+unavailable and is retried with growing intervals until it returns. Commands (relays, clock,
+resets) go through the same bus, so they run between two meter sessions, never inside one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .const import (
+    CONF_ADDRESS,
+    CONF_BLOCK_B_EVERY,
+    CONF_PASSWORD,
+    CONF_POLL_INTERVAL,
+    CONF_PULSE_FACTOR,
+    CONF_PULSE_INPUTS,
+    CONF_PULSE_KIND,
+    CONF_VERSION,
+    DEFAULT_BLOCK_B_EVERY,
+    DEFAULT_POLL_INTERVAL,
+    DOMAIN,
+    MAX_PORT_BACKOFF,
+    SUBENTRY_METER,
+    PulseKind,
+)
+from .ekm import (
+    DEFAULT_PASSWORD,
+    EkmBus,
+    EkmCommandError,
+    EkmError,
+    EkmPasswordError,
+    EkmPortError,
+    MeterReading,
+    MeterVersion,
+)
+from .ekm.layout import V4_B_ONLY_FIELDS
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PulseInput:
+    """What one meter pulse input counts, and how much one (ratio-applied) pulse is."""
+
+    kind: PulseKind = PulseKind.NONE
+    factor: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class MeterConfig:
+    """A meter subentry, as the coordinator uses it."""
+
+    subentry_id: str
+    address: str
+    version: MeterVersion
+    password: str
+    pulse_inputs: tuple[PulseInput, PulseInput, PulseInput]
+
+    @classmethod
+    def from_subentry(cls, subentry: ConfigSubentry) -> MeterConfig:
+        """Build from a subentry's data."""
+        data = subentry.data
+        raw_inputs: list[dict[str, Any]] = list(data.get(CONF_PULSE_INPUTS, []))
+        raw_inputs += [{}] * (3 - len(raw_inputs))
+        inputs = tuple(
+            PulseInput(
+                PulseKind(raw.get(CONF_PULSE_KIND, PulseKind.NONE)),
+                float(raw.get(CONF_PULSE_FACTOR, 1.0)),
+            )
+            for raw in raw_inputs[:3]
+        )
+        return cls(
+            subentry_id=subentry.subentry_id,
+            address=data[CONF_ADDRESS],
+            version=MeterVersion(data[CONF_VERSION]),
+            password=data.get(CONF_PASSWORD, DEFAULT_PASSWORD),
+            pulse_inputs=inputs,  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MeterState:
+    """The latest known state of one meter."""
+
+    reading: MeterReading | None = None
+    available: bool = False
+
+
+@dataclass(slots=True)
+class BusDiagnostics:
+    """What the coordinator counts for diagnostics, beyond the bus's own statistics."""
+
+    cycles: int = 0
+    last_cycle_seconds: float | None = None
+    meter_failures: Counter[str] = field(default_factory=Counter)
+    guarded_totals: Counter[str] = field(default_factory=Counter)
+
+
+type EkmBusConfigEntry = ConfigEntry[EkmBusCoordinator]
+
+
+class EkmBusCoordinator(DataUpdateCoordinator[dict[str, MeterState]]):
+    """Polls every meter on one bus."""
+
+    config_entry: EkmBusConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: EkmBusConfigEntry, bus: EkmBus) -> None:
+        """Set up the coordinator for ``entry``'s bus."""
+        self.poll_interval = timedelta(
+            seconds=entry.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL)
+        )
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"EKM bus {bus.url}",
+            update_interval=self.poll_interval,
+            always_update=False,
+        )
+        self.bus = bus
+        self.block_b_every = int(entry.options.get(CONF_BLOCK_B_EVERY, DEFAULT_BLOCK_B_EVERY))
+        self.meters = {
+            sub.subentry_id: MeterConfig.from_subentry(sub)
+            for sub in entry.get_subentries_of_type(SUBENTRY_METER)
+        }
+        self.diagnostics = BusDiagnostics()
+        self.bus_device_id: str | None = None  # set by setup once the bus device exists
+        self._unavailable_logged: set[str] = set()
+        self._overrun = False
+        # (meter, EKM field) that our own action has just reset: the energy guard lets the
+        # next lower value through once instead of refusing it as a glitch.
+        self._resets_pending: set[tuple[str, str]] = set()
+
+    # --- polling ---------------------------------------------------------------------------
+
+    async def _async_update_data(self) -> dict[str, MeterState]:
+        start = time.monotonic()
+        read_b = self.diagnostics.cycles % max(self.block_b_every, 1) == 0
+        previous = self.data or {}
+        states: dict[str, MeterState] = {}
+        try:
+            for meter in self.meters.values():
+                states[meter.subentry_id] = await self._poll_meter(
+                    meter, previous.get(meter.subentry_id), read_b=read_b
+                )
+        except EkmPortError as err:
+            self._back_off()
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="port_unavailable",
+                translation_placeholders={"port": self.bus.url, "error": str(err)},
+            ) from err
+        if self.update_interval != self.poll_interval:
+            self.update_interval = self.poll_interval
+        self.diagnostics.cycles += 1
+        elapsed = time.monotonic() - start
+        self.diagnostics.last_cycle_seconds = elapsed
+        self._check_overrun(elapsed)
+        return states
+
+    async def _poll_meter(
+        self, meter: MeterConfig, previous: MeterState | None, *, read_b: bool
+    ) -> MeterState:
+        last = previous.reading if previous else None
+        need_b = read_b or last is None or not last.has_block_b
+        try:
+            reading = await self.bus.read_meter(meter.address, meter.version, include_b=need_b)
+        except EkmPortError:
+            raise
+        except EkmError as err:
+            self.diagnostics.meter_failures[meter.address] += 1
+            if meter.subentry_id not in self._unavailable_logged:
+                self._unavailable_logged.add(meter.subentry_id)
+                _LOGGER.warning("Meter %s is not answering: %s", meter.address, err)
+            return MeterState(last, available=False)
+        if meter.subentry_id in self._unavailable_logged:
+            self._unavailable_logged.discard(meter.subentry_id)
+            _LOGGER.info("Meter %s is answering again", meter.address)
+        if not need_b and last is not None:
+            reading = _keep_block_b(reading, last)
+        return MeterState(reading, available=True)
+
+    def _back_off(self) -> None:
+        """After a port failure, wait twice as long each time (up to a limit) before retrying."""
+        current = self.update_interval or self.poll_interval
+        self.update_interval = min(current * 2, max(MAX_PORT_BACKOFF, self.poll_interval))
+
+    def _check_overrun(self, elapsed: float) -> None:
+        """Raise (or clear) a repair issue when the meters cannot be read within the interval."""
+        overrun = elapsed > self.poll_interval.total_seconds()
+        if overrun == self._overrun:
+            return
+        self._overrun = overrun
+        issue_id = f"poll_overrun_{self.config_entry.entry_id}"
+        if overrun:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="poll_overrun",
+                translation_placeholders={
+                    "port": self.bus.url,
+                    "seconds": f"{elapsed:.1f}",
+                    "interval": f"{self.poll_interval.total_seconds():g}",
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    def apply_options(self) -> None:
+        """Take a changed poll interval / block-B rate without reopening the port."""
+        options = self.config_entry.options
+        self.poll_interval = timedelta(
+            seconds=options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL)
+        )
+        self.update_interval = self.poll_interval
+        self.block_b_every = int(options.get(CONF_BLOCK_B_EVERY, DEFAULT_BLOCK_B_EVERY))
+
+    async def async_shutdown(self) -> None:
+        """Stop polling and release the port."""
+        await super().async_shutdown()
+        await self.bus.close()
+
+    def consume_reset(self, subentry_id: str, field_name: str) -> bool:
+        """Whether ``field_name`` of a meter was reset by our own action (answers True once)."""
+        key = (subentry_id, field_name)
+        if key in self._resets_pending:
+            self._resets_pending.discard(key)
+            return True
+        return False
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def async_command(
+        self,
+        subentry_id: str,
+        action: Callable[[EkmBus, MeterConfig], Awaitable[None]],
+        *,
+        resets: tuple[str, ...] = (),
+    ) -> None:
+        """Run a meter command between polls, then read the meter back at once.
+
+        Library errors become translated ``HomeAssistantError``s; a refused password also
+        raises a repair issue, since only the user can fix it.
+        """
+        meter = self.meters[subentry_id]
+        placeholders = {"address": meter.address}
+        try:
+            await action(self.bus, meter)
+        except EkmPasswordError as err:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"password_refused_{subentry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="password_refused",
+                translation_placeholders=placeholders,
+            )
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="password_refused",
+                translation_placeholders=placeholders,
+            ) from err
+        except EkmCommandError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="command_refused",
+                translation_placeholders={**placeholders, "error": str(err)},
+            ) from err
+        except EkmPortError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="port_unavailable",
+                translation_placeholders={"port": self.bus.url, "error": str(err)},
+            ) from err
+        except EkmError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="meter_unreachable",
+                translation_placeholders={**placeholders, "error": str(err)},
+            ) from err
+        ir.async_delete_issue(self.hass, DOMAIN, f"password_refused_{subentry_id}")
+        self._resets_pending.update((subentry_id, name) for name in resets)
+        await self._async_read_back(meter)
+
+    async def _async_read_back(self, meter: MeterConfig) -> None:
+        """Read one meter after a command so entities show what the meter now reports."""
+        previous = (self.data or {}).get(meter.subentry_id)
+        try:
+            state = await self._poll_meter(meter, previous, read_b=False)
+        except EkmPortError:
+            return  # the next poll reports the port
+        self.async_set_updated_data({**(self.data or {}), meter.subentry_id: state})
+
+
+def _keep_block_b(reading: MeterReading, last: MeterReading) -> MeterReading:
+    """Carry block-B-only values over from the last full read (B is read less often)."""
+    values: dict[str, Any] = {
+        name: value for name, value in last.values.items() if name in V4_B_ONLY_FIELDS
+    }
+    values.update(reading.values)
+    return replace(reading, values=values)  # type: ignore[arg-type]

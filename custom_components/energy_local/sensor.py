@@ -1,0 +1,109 @@
+"""Sensors: EKM meter readings (and, per entry type, Powersensor readings)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from homeassistant.components.sensor import RestoreSensor
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_ENTRY_TYPE, EntryType
+from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, MeterConfig
+from .ekm_entity import EkmMeterEntity
+from .ekm_sensor_descriptions import SENSORS, EkmSensorDescription, SensorValue
+
+_LOGGER = logging.getLogger(__name__)
+
+# Coordinator-driven: entities never poll on their own.
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EkmBusConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the sensors of every meter on the bus."""
+    if entry.data[CONF_ENTRY_TYPE] != EntryType.EKM_BUS:
+        return
+    coordinator = entry.runtime_data
+    for meter in coordinator.meters.values():
+        async_add_entities(
+            (
+                EkmSensor(coordinator, meter, description)
+                for description in SENSORS
+                if meter.version in description.versions and description.exists_fn(meter)
+            ),
+            config_subentry_id=meter.subentry_id,
+        )
+
+
+class EkmSensor(EkmMeterEntity, RestoreSensor):
+    """One meter value. Energy totals are guarded so they never go backwards."""
+
+    entity_description: EkmSensorDescription
+
+    def __init__(
+        self,
+        coordinator: EkmBusCoordinator,
+        meter: MeterConfig,
+        description: EkmSensorDescription,
+    ) -> None:
+        """Set up the sensor."""
+        super().__init__(coordinator, meter, description)
+        self._last_good: float | int | None = None
+        self._refusing = False
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last published total (the high-water mark) before the first update."""
+        if self.entity_description.guarded:
+            last = await self.async_get_last_sensor_data()
+            if last is not None and isinstance(last.native_value, int | float | Decimal):
+                self._last_good = float(last.native_value)
+        await super().async_added_to_hass()
+
+    def _update_from_reading(self) -> None:
+        reading = self.reading
+        desc = self.entity_description
+        value = desc.value_fn(dict(reading.values), self.meter) if reading else None
+        if desc.guarded:
+            value = self._guard(value)
+        elif isinstance(value, datetime) and value.tzinfo is None:
+            # The meter keeps local wall time without a zone: it is HA's zone.
+            value = value.replace(tzinfo=dt_util.get_default_time_zone())
+        self._attr_native_value = value
+
+    def _shown_state(self) -> tuple[object, ...]:
+        return (self.available, self._attr_native_value)
+
+    def _guard(self, value: SensorValue) -> float | int | None:
+        """Publish ``value`` only if it does not move the total backwards."""
+        if not isinstance(value, int | float):
+            return self._last_good
+        desc = self.entity_description
+        if (
+            self._last_good is None
+            or value >= self._last_good
+            or any(self.coordinator.consume_reset(self.meter.subentry_id, f) for f in desc.reset_by)
+        ):
+            if self._refusing:
+                self._refusing = False
+                _LOGGER.info("%s: total accepted again at %s", self.entity_id, value)
+            self._last_good = value
+            return self._last_good
+        self.coordinator.diagnostics.guarded_totals[desc.key] += 1
+        if not self._refusing:
+            self._refusing = True
+            _LOGGER.warning(
+                "%s: meter %s reported %s, below the last total %s; keeping %s",
+                self.entity_id,
+                self.meter.address,
+                value,
+                self._last_good,
+                self._last_good,
+            )
+        return self._last_good
