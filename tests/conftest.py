@@ -19,3 +19,13 @@ def load_fixture(relative: str) -> Any:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/energy_local in every test."""
+
+
+@pytest.fixture
+async def ekm_bus() -> Any:
+    """A simulated EKM bus on a pseudo-terminal: one v4 and one v3 meter, time frozen."""
+    from tests.ekm_ha_helpers import V3_ADDRESS, V4_ADDRESS, start_sim_bus  # noqa: PLC0415
+
+    bus = await start_sim_bus([(V4_ADDRESS, 4), (V3_ADDRESS, 3)])
+    yield bus
+    await bus.sim.stop()

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -181,22 +184,33 @@ class EkmBus:
         """Release the port."""
         await self.close()
 
+    async def _connect(self, receiver: _Receiver) -> serialx.BaseSerialTransport:
+        transport, _ = await serialx.create_serial_connection(
+            asyncio.get_running_loop(),
+            lambda: receiver,
+            self.url,
+            baudrate=BAUDRATE,
+            parity=serialx.Parity.EVEN,
+            stopbits=serialx.StopBits.ONE,
+            byte_size=7,
+        )
+        return transport
+
     async def _ensure_open(self) -> _Receiver:
         if self._receiver is not None and not self._receiver.lost:
             return self._receiver
         await self._drop_port()
-        loop = asyncio.get_running_loop()
         receiver = _Receiver(self._port_lost)
         try:
-            transport, _ = await serialx.create_serial_connection(
-                loop,
-                lambda: receiver,
-                self.url,
-                baudrate=BAUDRATE,
-                parity=serialx.Parity.EVEN,
-                stopbits=serialx.StopBits.ONE,
-                byte_size=7,
-            )
+            try:
+                transport = await self._connect(receiver)
+            except OSError as err:
+                if err.errno != errno.EINVAL or self._network:
+                    raise
+                # With glibc >= 2.42 serialx cannot always re-apply 7E1 to a terminal it
+                # configured before (tcsetattr: EINVAL). Reset the terminal, then try once more.
+                await asyncio.get_running_loop().run_in_executor(None, reset_terminal, self.url)
+                transport = await self._connect(receiver)
         except (OSError, serialx.SerialException, ValueError) as err:
             self.stats.port_errors += 1
             self.stats.last_error = f"open {self.url}: {err}"
@@ -503,3 +517,15 @@ class EkmBus:
     ) -> None:
         """Reset the max-demand register now."""
         await self.command(address, version, max_demand_reset_now_frame(), password=password)
+
+
+def reset_terminal(path: str) -> None:
+    """Put a local serial device back to plain 38400 8N1 settings (blocking: run in executor)."""
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        attrs = termios.tcgetattr(fd)
+        attrs[2] = (attrs[2] & ~termios.CSIZE & ~termios.PARENB) | termios.CS8 | termios.CREAD
+        attrs[4] = attrs[5] = termios.B38400
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    finally:
+        os.close(fd)
