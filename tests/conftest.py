@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -29,3 +31,9 @@ async def ekm_bus() -> Any:
     bus = await start_sim_bus([(V4_ADDRESS, 4), (V3_ADDRESS, 3)])
     yield bus
     await bus.sim.stop()
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in Home Assistant's format (stable: no ids or timestamps)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

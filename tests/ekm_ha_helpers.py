@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from custom_components.energy_local.const import (
     SUBENTRY_METER,
     EntryType,
 )
-from simulators.ekm_bus import EkmBusSimulator, SimMeter
+from simulators.ekm_bus import EkmBusSimulator, LineConfig, SimMeter
 from simulators.ekm_bus.clock import SimClock
 
 V4_ADDRESS = "000300001285"
@@ -47,12 +48,29 @@ class SimBus:
         return self.sim.meters[address]
 
 
+class MidpointRng(random.Random):
+    """A "random" source that always answers the middle of the range: no noise at all."""
+
+    def uniform(self, a: float, b: float) -> float:
+        """The midpoint."""
+        return (a + b) / 2
+
+
+def house_lines() -> list[LineConfig]:
+    """Two loaded legs and a solar leg exporting, so import and export both move."""
+    return [
+        LineConfig(watts=1500, power_factor="L095"),
+        LineConfig(watts=900, power_factor="C087", exporting=True),
+        LineConfig(watts=300, power_factor=" 100"),
+    ]
+
+
 async def start_sim_bus(spec: Iterable[tuple[str, int]], *, paced: bool = False) -> SimBus:
-    """A simulator on a pty with frozen time and no jitter, so values are reproducible."""
+    """A simulator on a pty with frozen time and no noise, so values are reproducible."""
     sim = EkmBusSimulator(paced=paced, seed=1)
     sim.clock = frozen_clock()
     for address, version in spec:
-        sim.add_meter(address, version, jitter=0.0)
+        sim.add_meter(address, version, jitter=0.0, rng=MidpointRng(), lines=house_lines())
     port = await sim.start_pty()
     return SimBus(sim, sim.clock, port)
 
