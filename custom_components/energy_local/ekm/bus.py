@@ -145,6 +145,8 @@ class EkmBus:
         self.timeout = timeout
         self.gap = gap
         self.read_retries = read_retries
+        # Wire time per character, used to size each transaction's deadline.
+        self.char_time = CHAR_TIME
         self.stats = BusStats()
         self._lock = asyncio.Lock()
         self._transport: serialx.BaseSerialTransport | None = None
@@ -272,7 +274,8 @@ class EkmBus:
         return True
 
     def _deadline(self, sent: int, expected: int) -> float:
-        return asyncio.get_running_loop().time() + (sent + expected) * CHAR_TIME + self.timeout
+        wire = (sent + expected) * self.char_time
+        return asyncio.get_running_loop().time() + wire + self.timeout
 
     def _quiet_after_reply(self) -> None:
         self._line_free_at = asyncio.get_running_loop().time() + self.gap
@@ -385,7 +388,8 @@ class EkmBus:
             transport.write(CLOSE_FRAME)
             # The close frame has no reply: the next frame may follow once it is on the wire.
             loop = asyncio.get_running_loop()
-            self._line_free_at = max(self._line_free_at, loop.time() + len(CLOSE_FRAME) * CHAR_TIME)
+            close_time = len(CLOSE_FRAME) * self.char_time
+            self._line_free_at = max(self._line_free_at, loop.time() + close_time)
 
     async def _open_for_transaction(self) -> _Receiver:
         if self._network and self._consecutive_timeouts >= TIMEOUTS_BEFORE_REOPEN:
