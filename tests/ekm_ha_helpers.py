@@ -115,8 +115,8 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 2.0) -> None:
+async def wait_for(condition: Callable[[], bool], within: float = 2.0) -> None:
     """Let the event loop run until ``condition`` holds (bytes cross the pty asynchronously)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110  (the simulator offers no event to wait on)
             await asyncio.sleep(0.005)
