@@ -128,9 +128,11 @@ async def test_nak_on_write(sim: EkmBusSimulator, bus: EkmBus) -> None:
 
 async def test_silent_ack(sim: EkmBusSimulator, bus: EkmBus) -> None:
     # The read gets its reply; the password's ACK never comes.
-    with patch.object(sim.faults, "choose", side_effect=[None, FaultKind.NO_REPLY]):
-        with pytest.raises(EkmPasswordError, match="no reply"):
-            await bus.set_relay(V4, 2, 1)
+    with (
+        patch.object(sim.faults, "choose", side_effect=[None, FaultKind.NO_REPLY]),
+        pytest.raises(EkmPasswordError, match="no reply"),
+    ):
+        await bus.set_relay(V4, 2, 1)
     assert bus.stats.timeouts == 1
 
 
