@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -10,9 +11,11 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 
 from custom_components.energy_local.const import DOMAIN
 from custom_components.energy_local.ekm import EkmBus, MeterVersion
+from simulators.ekm_bus import Direction
 from tests.ekm_ha_helpers import (
     V3_ADDRESS,
     V4_ADDRESS,
@@ -112,3 +115,37 @@ async def test_removing_a_meter_removes_its_device(hass: HomeAssistant, ekm_bus:
     )
     assert er.async_get(hass).async_get("sensor.omnimeter_10006388_power") is None
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_a_slow_bus_raises_a_repair_issue(
+    hass: HomeAssistant, ekm_bus: SimBus, issue_registry: ir.IssueRegistry
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    issue_id = f"poll_overrun_{entry.entry_id}"
+    coordinator.poll_interval = timedelta(microseconds=1)  # no bus can read a meter this fast
+    await coordinator.async_refresh()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    coordinator.poll_interval = timedelta(seconds=10)
+    await coordinator.async_refresh()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_block_b_every_third_poll_keeps_its_values(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)], block_b_every=3)
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    ekm_bus.sim.transcript.clear()
+    for _ in range(6):
+        await coordinator.async_refresh()
+        reading = next(iter(coordinator.data.values())).reading
+        assert reading is not None
+        assert reading.values["CT_Ratio"] == 200  # carried over between B reads
+    await hass.async_block_till_done()
+    host = [e.data for e in ekm_bus.sim.transcript if e.direction is Direction.HOST]
+    b_reads = host.count(b"/?00030000128501!\r\n")
+    assert b_reads == 2
+    assert host.count(b"/?00030000128500!\r\n") == 6

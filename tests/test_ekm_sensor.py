@@ -9,6 +9,7 @@ from unittest.mock import PropertyMock, patch
 import pytest
 from homeassistant.const import EVENT_STATE_CHANGED, Platform
 from homeassistant.core import Event, HomeAssistant, State
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import (
     mock_restore_cache_with_extra_data,
@@ -16,6 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.energy_local.const import DOMAIN
 from tests.ekm_ha_helpers import (
     V3_ADDRESS,
     V4_ADDRESS,
@@ -148,3 +150,26 @@ async def test_water_and_gas_inputs(hass: HomeAssistant, ekm_bus: SimBus) -> Non
     assert gas.attributes["device_class"] == "gas"
     assert gas.attributes["unit_of_measurement"] == "m³"
     assert float(gas.state) == pytest.approx(int(counts["Pulse_Cnt_2"]) * 0.01)  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("all_entities_enabled")
+async def test_resettable_energy_only_drops_through_our_action(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    resettable = "sensor.omnimeter_300001285_resettable_energy_import"
+    before = float(hass.states.get(resettable).state)
+    assert before > 0
+    meter = ekm_bus.meter(V4_ADDRESS)
+    meter.resettable_kwh = 1.0  # the register drops by itself: refused
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert float(hass.states.get(resettable).state) == before
+
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, V4_ADDRESS), entry.entry_id)
+    assert device is not None
+    await hass.services.async_call(
+        DOMAIN, "reset_resettable_energy", {"device_id": device.id}, blocking=True
+    )
+    assert float(hass.states.get(resettable).state) == 0.0  # a real reset, through our action
