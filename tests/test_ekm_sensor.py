@@ -60,7 +60,7 @@ async def test_entities(
         ekm_bus.port,
         [meter_subentry(V4_ADDRESS, 4, pulses=PULSES), meter_subentry(V3_ADDRESS, 3)],
     )
-    with patch("custom_components.energy_local.EKM_PLATFORMS", [platform]):
+    with patch("custom_components.energy_local.integration.EKM_PLATFORMS", [platform]):
         await setup_entry(hass, entry)
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 

@@ -1,93 +1,31 @@
-"""Energy Local: EKM Omnimeters on RS-485 and Powersensor plugs on the LAN, with no cloud."""
+"""Energy Local: EKM Omnimeters on RS-485 and Powersensor plugs on the LAN, with no cloud.
+
+Home Assistant's entry points live in :mod:`.integration` and are imported on first use, so the
+protocol libraries (``ekm/``, ``powersensor/``) and their command-line tools import and start
+without loading Home Assistant.
+"""
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.typing import ConfigType
+from typing import Any
 
-from .const import CONF_ENTRY_TYPE, CONF_PORT, DOMAIN, EntryType
-from .ekm import EkmBus, EkmPortError
-from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, MeterConfig
-from .services import async_setup_services
+DOMAIN = "energy_local"
 
-EKM_PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH]
-
-CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-
-
-async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions (they find their meters when called)."""
-    async_setup_services(hass)
-    return True
-
-
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Set up one EKM bus."""
-    if entry.data[CONF_ENTRY_TYPE] == EntryType.EKM_BUS:
-        await _async_setup_ekm_bus(hass, entry)
-    return True
-
-
-async def _async_setup_ekm_bus(hass: HomeAssistant, entry: EkmBusConfigEntry) -> None:
-    bus = EkmBus(entry.data[CONF_PORT])
-    # Release the port however setup ends: two masters on one bus corrupt every frame.
-    entry.async_on_unload(bus.close)
-    try:
-        await bus.open()
-    except EkmPortError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="port_unavailable",
-            translation_placeholders={"port": bus.url, "error": str(err)},
-        ) from err
-    coordinator = EkmBusCoordinator(hass, entry, bus)
-
-    async def _release_port(_event: Event) -> None:
-        await bus.close()
-
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _release_port))
-    bus_device = dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, f"bus_{entry.entry_id}")},
-        manufacturer="EKM Metering",
-        model="RS-485 bus",
-        name=f"EKM bus {bus.url}",
-    )
-    coordinator.bus_device_id = bus_device.id
-    await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = coordinator
-    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
-    await hass.config_entries.async_forward_entry_setups(entry, EKM_PLATFORMS)
-
-
-async def _async_entry_updated(hass: HomeAssistant, entry: EkmBusConfigEntry) -> None:
-    """Meters added, removed or changed: reload. Only options changed: apply them in place."""
-    coordinator = entry.runtime_data
-    meters = {
-        sub.subentry_id: MeterConfig.from_subentry(sub)
-        for sub in entry.subentries.values()
-        if sub.subentry_type == "meter"
+_ENTRY_POINTS = frozenset(
+    {
+        "CONFIG_SCHEMA",
+        "async_setup",
+        "async_setup_entry",
+        "async_unload_entry",
+        "async_remove_config_entry_device",
     }
-    if meters != coordinator.meters or entry.data[CONF_PORT] != coordinator.bus.url:
-        hass.config_entries.async_schedule_reload(entry.entry_id)
-    else:
-        coordinator.apply_options()
+)
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Unload an entry; its port is released by the unload callbacks."""
-    if entry.data[CONF_ENTRY_TYPE] == EntryType.EKM_BUS:
-        return await hass.config_entries.async_unload_platforms(entry, EKM_PLATFORMS)
-    return True
+def __getattr__(name: str) -> Any:
+    """Resolve Home Assistant's entry points lazily (PEP 562)."""
+    if name in _ENTRY_POINTS:
+        from . import integration  # noqa: PLC0415
 
-
-async def async_remove_config_entry_device(
-    hass: HomeAssistant, entry: ConfigEntry, device: dr.DeviceEntry
-) -> bool:
-    """A meter device goes with its subentry; the bus device goes with the entry."""
-    return False
+        return getattr(integration, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
