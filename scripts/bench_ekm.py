@@ -95,7 +95,7 @@ class LoopLagMonitor:
             original(handle)
             self.longest_callback = max(self.longest_callback, time.thread_time() - start)
 
-        asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:
@@ -148,7 +148,7 @@ async def bench_ours(port: str, cycles: int) -> tuple[list[float], float, LoopLa
 
 def bench_ekmmeters(pty: str, cycles: int) -> list[float]:
     """The same cycle through EKM's ekmmeters 0.2.5 (synchronous; run in a thread)."""
-    import ekmmeters  # noqa: PLC0415  (benchmark-only dependency)
+    import ekmmeters  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: PLC0415
 
     ekmmeters.ekm_no_log("")
     port = ekmmeters.SerialPort(pty)

@@ -35,7 +35,7 @@ def logo(height: int, *, dark: bool = False) -> Image.Image:
     text = "Energy Local"
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
     left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
-    width = height + round(height * 0.15) + (right - left) + round(height * 0.1)
+    width = int(height + round(height * 0.15) + (right - left) + round(height * 0.1))
     img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     img.paste(mark, (0, 0), mark)
     draw = ImageDraw.Draw(img)
