@@ -233,22 +233,35 @@ class SimMeter:
         pattern = "".join("R" if line.exporting else "F" for line in self.lines)
         return _DIRECTION_CODES.index(pattern) + 1
 
+    def _decimals(self) -> int:
+        if self.version is MeterVersion.V3:
+            return 1
+        return {0: 0, 1: 1, 2: 2}.get(self.kwh_scale, 0)  # other codes read as ÷1
+
+    def _counted(self, kwh: float) -> float:
+        """Energy in whole register steps (0.1 kWh at scale 1), as the meter counts it.
+
+        Forward and reverse are counted in steps before they are added, so kWh_Tot always
+        moves with Rev_kWh_Tot and kWh_Tot - Rev_kWh_Tot never dips by a rounding step.
+        """
+        steps = 10 ** self._decimals()
+        return math.floor(kwh * steps + 1e-9) / steps
+
     def _energy(self, kwh: float) -> float:
         """An energy register's value: like the meter's, it rolls over when its digits fill."""
-        if self.version is MeterVersion.V3:
-            decimals = 1
-        else:
-            decimals = {0: 0, 1: 1, 2: 2}.get(self.kwh_scale, 0)  # other codes read as ÷1
-        return kwh % float(10 ** (_KWH_DIGITS - decimals))
+        return kwh % float(10 ** (_KWH_DIGITS - self._decimals()))
 
     def _var(self, line: int) -> int:
         return max(-_MAX_VAR, min(_MAX_VAR, round(self._reactive(line))))
 
     def values(self) -> dict[str, Value]:
         """Every register as EKM names it, at the last :meth:`update` (no time passes here)."""
-        total_per_line = [f + r for f, r in zip(self.forward_kwh, self.reverse_kwh, strict=True)]
-        kwh_tot = sum(total_per_line)
-        rev_tot = sum(self.reverse_kwh)
+        counted = self._counted
+        total_per_line = [
+            counted(f) + counted(r) for f, r in zip(self.forward_kwh, self.reverse_kwh, strict=True)
+        ]
+        rev_tot = counted(sum(self.reverse_kwh))
+        kwh_tot = counted(sum(self.forward_kwh)) + rev_tot
         energy = self._energy
         values: dict[str, Value] = {
             "kWh_Tot": energy(kwh_tot),
@@ -280,7 +293,7 @@ class SimMeter:
             volts = self.volts[line]
             amps = self.watts[line] / (volts * pf) if pf else 0.0
             values[f"kWh_Ln_{n}"] = energy(total_per_line[line])
-            values[f"Rev_kWh_Ln_{n}"] = energy(self.reverse_kwh[line])
+            values[f"Rev_kWh_Ln_{n}"] = energy(counted(self.reverse_kwh[line]))
             values[f"RMS_Volts_Ln_{n}"] = round(volts, 1)
             values[f"Amps_Ln_{n}"] = round(min(amps, _MAX_AMPS), 1)
             values[f"RMS_Watts_Ln_{n}"] = round(self.watts[line])
