@@ -3,7 +3,8 @@
 8 simulated v4 meters (A+B every cycle) on a pty; the simulator runs on its own thread and
 event loop, so the CPU time of Home Assistant's loop thread is the integration's (bus I/O,
 parsing, entity updates, state writes) plus the HA core work those writes cause. Run on demand
-(``scripts/bench ekm-ha``). Last line: ``ekm-ha-bench cpu_ms_per_cycle=<x> writes_when_unchanged=<n>``.
+(``scripts/bench ekm-ha``). Last line:
+``ekm-ha-bench cpu_ms_per_cycle=<x> writes_when_unchanged=<n>``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from homeassistant import loader  # noqa: E402
 from homeassistant.const import EVENT_STATE_CHANGED  # noqa: E402
-from homeassistant.core import Event, HomeAssistant  # noqa: E402
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant  # noqa: E402
 from pytest_homeassistant_custom_component.common import (  # noqa: E402
     async_test_home_assistant,
 )
@@ -58,13 +59,13 @@ class SimThread:
 
 
 async def measure(hass: HomeAssistant, sim: SimThread, cycles: int) -> tuple[float, float, float]:
-    """Return (CPU ms per unchanged cycle, CPU ms per changing cycle, writes per unchanged cycle)."""
+    """Return CPU ms per cycle (unchanged, changing values) and writes per unchanged cycle."""
     entry = bus_entry(sim.port, [meter_subentry(address, 4) for address in METERS])
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     coordinator = entry.runtime_data
-    writes: list[Event] = []
+    writes: list[Event[EventStateChangedData]] = []
     hass.bus.async_listen(EVENT_STATE_CHANGED, writes.append)
 
     async def cycle() -> float:

@@ -244,7 +244,7 @@ class SimMeter:
         Forward and reverse are counted in steps before they are added, so kWh_Tot always
         moves with Rev_kWh_Tot and kWh_Tot - Rev_kWh_Tot never dips by a rounding step.
         """
-        steps = 10 ** self._decimals()
+        steps: int = 10 ** self._decimals()
         return math.floor(kwh * steps + 1e-9) / steps
 
     def _energy(self, kwh: float) -> float:
