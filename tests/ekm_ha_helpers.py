@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
@@ -26,6 +27,7 @@ from custom_components.energy_local.const import (
 from simulators.ekm_bus import EkmBusSimulator, LineConfig, SimMeter
 from simulators.ekm_bus.clock import SimClock
 
+ROOT = Path(__file__).resolve().parent.parent
 V4_ADDRESS = "000300001285"
 V3_ADDRESS = "000010006388"
 START = datetime(2026, 11, 22, 12, 0, 0)

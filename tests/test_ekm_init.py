@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -17,6 +19,7 @@ from custom_components.energy_local.const import DOMAIN
 from custom_components.energy_local.ekm import EkmBus, MeterVersion
 from simulators.ekm_bus import Direction
 from tests.ekm_ha_helpers import (
+    ROOT,
     V3_ADDRESS,
     V4_ADDRESS,
     SimBus,
@@ -149,3 +152,24 @@ async def test_block_b_every_third_poll_keeps_its_values(
     b_reads = host.count(b"/?00030000128501!\r\n")
     assert b_reads == 2
     assert host.count(b"/?00030000128500!\r\n") == 6
+
+
+async def test_home_assistant_stop_releases_the_port(hass: HomeAssistant, ekm_bus: SimBus) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    assert entry.runtime_data.bus.is_open
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert not entry.runtime_data.bus.is_open
+
+
+def test_the_libraries_import_without_home_assistant() -> None:
+    code = (
+        "import sys; import custom_components.energy_local.ekm, "
+        "custom_components.energy_local.powersensor; "
+        "assert not any(m.split('.')[0] == 'homeassistant' for m in sys.modules)"
+    )
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -84,10 +84,3 @@ async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     if entry.data[CONF_ENTRY_TYPE] == EntryType.EKM_BUS:
         return await hass.config_entries.async_unload_platforms(entry, EKM_PLATFORMS)
     return True
-
-
-async def async_remove_config_entry_device(
-    hass: HomeAssistant, entry: ConfigEntry, device: dr.DeviceEntry
-) -> bool:
-    """A meter device goes with its subentry; the bus device goes with the entry."""
-    return False
