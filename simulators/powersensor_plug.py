@@ -568,19 +568,24 @@ async def advertise(plugs: Sequence[SimulatedPlug]) -> Any:
 
     refuse_unless_loopback_only()
     aiozc = AsyncZeroconf(interfaces=["127.0.0.1"])
+    infos = []
     for plug in plugs:
         for kind in ("udp", "tcp"):
             service_type = f"_powersensor._{kind}.local."
             instance = f"Powersensor-gateway-{plug.mac}-civet"
-            info = ServiceInfo(
-                service_type,
-                f"{instance}.{service_type}",
-                port=plug.port,
-                properties={"id": plug.mac, "version": "1"},
-                server=f"{instance}.local.",
-                parsed_addresses=[plug.host],
+            infos.append(
+                ServiceInfo(
+                    service_type,
+                    f"{instance}.{service_type}",
+                    port=plug.port,
+                    properties={"id": plug.mac, "version": "1"},
+                    server=f"{instance}.local.",
+                    parsed_addresses=[plug.host],
+                )
             )
-            await aiozc.async_register_service(info)
+    # Probe and announce all services at once rather than one after another.
+    announcements = await asyncio.gather(*(aiozc.async_register_service(i) for i in infos))
+    await asyncio.gather(*announcements)
     return aiozc
 
 

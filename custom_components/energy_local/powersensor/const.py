@@ -24,7 +24,7 @@ DISCOVER: Final = b"discover()\n"
 
 
 def subscribe_command(lease_s: int) -> bytes:
-    """Return the ``subscribe(N)\\n`` command for a lease of ``lease_s`` seconds (``0`` ends it)."""
+    """Return the LF-terminated ``subscribe(N)`` command for a ``lease_s`` s lease (0 ends it)."""
     if lease_s < 0:
         raise ValueError(f"lease must be >= 0 s, got {lease_s}")
     return b"subscribe(%d)\n" % lease_s

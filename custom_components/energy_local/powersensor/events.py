@@ -35,7 +35,7 @@ class Role(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Reading:
     """Fields every reading event carries.
 
@@ -70,7 +70,7 @@ class Reading:
         return out
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class AveragePower(Reading):
     """Average real power over ``duration_s``: W; negative means export (sensors)."""
 
@@ -81,7 +81,7 @@ class AveragePower(Reading):
     duration_s: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class AveragePowerComponents(Reading):
     """The plug's voltage and current components for the window of the same ``starttime_utc``."""
 
@@ -99,7 +99,7 @@ class AveragePowerComponents(Reading):
     volts: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class SummationEnergy(Reading):
     """Energy counter in J since ``summation_resettime_utc``; a sensor's is net and may fall."""
 
@@ -110,7 +110,7 @@ class SummationEnergy(Reading):
     summation_resettime_utc: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class AverageFlow(Reading):
     """Water flow in L/min over ``duration_s``."""
 
@@ -121,7 +121,7 @@ class AverageFlow(Reading):
     duration_s: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class SummationVolume(Reading):
     """Water volume counter in L since ``summation_resettime_utc``."""
 
@@ -132,7 +132,7 @@ class SummationVolume(Reading):
     summation_resettime_utc: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class UncalibratedAverageReading(Reading):
     """A sensor's reading before the cloud calibrated it: unitless, NOT watts."""
 
@@ -143,7 +143,7 @@ class UncalibratedAverageReading(Reading):
     duration_s: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class BatteryLevel(Reading):
     """A sensor's battery voltage (3.7 V nominal, about 4.2 V full)."""
 
@@ -153,7 +153,7 @@ class BatteryLevel(Reading):
     volts: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class RadioSignalQuality(Reading):
     """RSSI in dBm of the sensor-to-plug radio: average over the window and the last one."""
 
@@ -165,7 +165,7 @@ class RadioSignalQuality(Reading):
     last_rssi: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class NowRelayingFor:
     """First reading of another device (a sensor) through this plug, before its data events."""
 

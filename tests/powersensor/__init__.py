@@ -1,0 +1,1 @@
+"""Tests of the Powersensor protocol library, its simulator and its command-line tool."""
