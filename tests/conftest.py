@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from unittest.mock import patch
 
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -19,8 +21,35 @@ def load_fixture(relative: str) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Let Home Assistant load custom_components/energy_local in every test."""
+def auto_enable_custom_integrations(
+    enable_custom_integrations: None, mock_async_zeroconf: Any, fake_plug_browser: Any
+) -> None:
+    """Let HA load custom_components/energy_local; HA's zeroconf is mocked (no multicast)."""
+
+
+class FakePlugBrowser:
+    """Stands in for the library's zeroconf PlugBrowser inside Home Assistant tests."""
+
+    instances: ClassVar[list[FakePlugBrowser]] = []
+
+    def __init__(self, aiozc: Any, *, on_found: Any, on_lost: Any = None, **_: Any) -> None:
+        self.on_found = on_found
+        self.started = False
+        FakePlugBrowser.instances.append(self)
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+
+
+@pytest.fixture
+def fake_plug_browser() -> Iterator[type[FakePlugBrowser]]:
+    """Replace the zeroconf browser of the Powersensor home; tests call ``on_found``."""
+    FakePlugBrowser.instances = []
+    with patch("custom_components.energy_local.powersensor_home.PlugBrowser", FakePlugBrowser):
+        yield FakePlugBrowser
 
 
 @pytest.fixture

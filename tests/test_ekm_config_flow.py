@@ -37,8 +37,13 @@ async def _start(hass: HomeAssistant) -> str:
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": config_entries.SOURCE_USER}
     )
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["ekm_bus", "powersensor"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "ekm_bus"}
+    )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "ekm_bus"
     return result["flow_id"]
 
 

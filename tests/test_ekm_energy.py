@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
@@ -25,7 +27,10 @@ METER = "sensor.omnimeter_300001285"
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(
-    recorder_mock: Recorder, enable_custom_integrations: None
+    recorder_mock: Recorder,
+    enable_custom_integrations: None,
+    mock_async_zeroconf: Any,
+    fake_plug_browser: Any,
 ) -> None:
     """The recorder must start before hass (overrides the conftest fixture of this name)."""
 

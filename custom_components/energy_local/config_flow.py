@@ -29,6 +29,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from .const import (
     CONF_ADDRESS,
@@ -60,6 +61,17 @@ from .ekm import (
     normalize_address,
 )
 from .ekm_coordinator import EkmBusConfigEntry
+from .powersensor import normalize_mac
+from .powersensor.const import DEFAULT_PORT as PS_DEFAULT_PORT
+from .powersensor_flow import (
+    CONF_HOST,
+    CONF_PLUGS,
+    CONF_PS_PORT,
+    POWERSENSOR_HOME_ID,
+    PlugAddress,
+    PowersensorOptionsFlow,
+    probe_plug,
+)
 
 VERSION_AUTO = "auto"
 
@@ -92,14 +104,17 @@ async def _validate_port(port: str) -> str | None:
 
 
 class EnergyLocalConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Add an EKM bus."""
+    """Add an EKM bus, or the Powersensor home (discovered by zeroconf or by address)."""
 
     VERSION = 1
+    _plug: PlugAddress | None = None
 
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Options of a bus: poll interval and block-B rate."""
+        """Options: an EKM bus's polling, or the Powersensor home's roles and write rate."""
+        if config_entry.data.get(CONF_ENTRY_TYPE) == EntryType.POWERSENSOR:
+            return PowersensorOptionsFlow()
         return EkmBusOptionsFlow()
 
     @classmethod
@@ -120,6 +135,12 @@ class EnergyLocalConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self.hass.async_add_executor_job(usb.get_serial_by_id, port)
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose what to add: an EKM bus, or a Powersensor plug by its address."""
+        return self.async_show_menu(step_id="user", menu_options=["ekm_bus", "powersensor"])
+
+    async def async_step_ekm_bus(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """Pick the serial port (local, socket:// or rfc2217://) of an EKM bus."""
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -132,10 +153,97 @@ class EnergyLocalConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
             errors[CONF_PORT] = error
         return self.async_show_form(
-            step_id="user",
+            step_id="ekm_bus",
             data_schema=self.add_suggested_values_to_schema(
                 vol.Schema({vol.Required(CONF_PORT): SerialPortSelector()}), user_input
             ),
+            errors=errors,
+        )
+
+    # --- Powersensor: one entry for the home, its plugs found by zeroconf or added by host ---
+
+    def _home_entry(self) -> ConfigEntry | None:
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry.data.get(CONF_ENTRY_TYPE) == EntryType.POWERSENSOR:
+                return entry
+        return None
+
+    def _add_plug_to_home(self, home: ConfigEntry, plug: PlugAddress) -> bool:
+        """Store a plug's address in the home entry; True when something changed."""
+        plugs = dict(home.data.get(CONF_PLUGS, {}))
+        if plugs.get(plug.mac) == plug.as_data():
+            return False
+        plugs[plug.mac] = plug.as_data()
+        self.hass.config_entries.async_update_entry(home, data={**home.data, CONF_PLUGS: plugs})
+        return True
+
+    async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
+        """A plug announced itself: its MAC (TXT ``id``) is its identity."""
+        raw_id = discovery_info.properties.get("id")
+        mac = normalize_mac(raw_id) if isinstance(raw_id, str) else None
+        if mac is None:
+            return self.async_abort(reason="no_plug_id")
+        plug = PlugAddress(mac, discovery_info.host, discovery_info.port or PS_DEFAULT_PORT)
+        if (home := self._home_entry()) is not None:
+            # A new plug joins the home; a known one that moved gets its new address.
+            self._add_plug_to_home(home, plug)
+            return self.async_abort(reason="already_configured")
+        await self.async_set_unique_id(POWERSENSOR_HOME_ID)
+        self._abort_if_unique_id_configured()
+        self._plug = plug
+        self.context["title_placeholders"] = {"mac": mac}
+        return await self.async_step_zeroconf_confirm()
+
+    async def async_step_zeroconf_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm adding the home with the discovered plug."""
+        plug = self._plug
+        assert plug is not None  # noqa: S101  (only reached from the zeroconf step)
+        if user_input is not None:
+            return self._create_home(plug)
+        self._set_confirm_only()
+        return self.async_show_form(
+            step_id="zeroconf_confirm",
+            description_placeholders={"mac": plug.mac, "host": plug.host},
+        )
+
+    def _create_home(self, plug: PlugAddress) -> ConfigFlowResult:
+        return self.async_create_entry(
+            title="Powersensor home",
+            data={CONF_ENTRY_TYPE: EntryType.POWERSENSOR, CONF_PLUGS: {plug.mac: plug.as_data()}},
+        )
+
+    async def async_step_powersensor(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a plug by its address (networks without multicast): it must answer first."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            host = user_input[CONF_HOST].strip()
+            port = int(user_input.get(CONF_PS_PORT, PS_DEFAULT_PORT))
+            mac = await probe_plug(host, port)
+            if mac is None:
+                errors["base"] = "plug_not_answering"
+            else:
+                plug = PlugAddress(mac, host, port)
+                if (home := self._home_entry()) is not None:
+                    self._add_plug_to_home(home, plug)
+                    return self.async_abort(reason="plug_added")
+                await self.async_set_unique_id(POWERSENSOR_HOME_ID)
+                self._abort_if_unique_id_configured()
+                return self._create_home(plug)
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_HOST): TextSelector(),
+                vol.Optional(CONF_PS_PORT, default=PS_DEFAULT_PORT): NumberSelector(
+                    NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="powersensor",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
         )
 

@@ -13,9 +13,11 @@ from homeassistant.helpers.typing import ConfigType
 from .const import CONF_ENTRY_TYPE, CONF_PORT, DOMAIN, EntryType
 from .ekm import EkmBus, EkmPortError
 from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, MeterConfig
+from .powersensor_home import PowersensorHome
 from .services import async_setup_services
 
 EKM_PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH]
+POWERSENSOR_PLATFORMS = [Platform.SENSOR]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -27,10 +29,29 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Set up one EKM bus."""
+    """Set up one EKM bus, or the Powersensor home."""
     if entry.data[CONF_ENTRY_TYPE] == EntryType.EKM_BUS:
         await _async_setup_ekm_bus(hass, entry)
+    else:
+        await _async_setup_powersensor(hass, entry)
     return True
+
+
+async def _async_setup_powersensor(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    home = PowersensorHome(hass, entry)
+    entry.runtime_data = home
+    # Unsubscribe and close every socket however the entry goes (unload or setup failure).
+    entry.async_on_unload(home.async_stop)
+    await home.async_start()
+    entry.async_on_unload(entry.add_update_listener(_async_home_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, POWERSENSOR_PLATFORMS)
+
+
+async def _async_home_updated(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Plugs added or moved: follow them live. Options changed: entities re-read them."""
+    home: PowersensorHome = entry.runtime_data
+    await home.async_sync_plugs()
+    home.options_changed()
 
 
 async def _async_setup_ekm_bus(hass: HomeAssistant, entry: EkmBusConfigEntry) -> None:
@@ -81,6 +102,7 @@ async def _async_entry_updated(hass: HomeAssistant, entry: EkmBusConfigEntry) ->
 
 async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     """Unload an entry; its port is released by the unload callbacks."""
-    if entry.data[CONF_ENTRY_TYPE] == EntryType.EKM_BUS:
-        return await hass.config_entries.async_unload_platforms(entry, EKM_PLATFORMS)
-    return True
+    platforms = (
+        EKM_PLATFORMS if entry.data[CONF_ENTRY_TYPE] == EntryType.EKM_BUS else POWERSENSOR_PLATFORMS
+    )
+    return await hass.config_entries.async_unload_platforms(entry, platforms)

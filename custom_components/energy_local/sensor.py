@@ -15,6 +15,7 @@ from .const import CONF_ENTRY_TYPE, EntryType
 from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, MeterConfig
 from .ekm_entity import EkmMeterEntity
 from .ekm_sensor_descriptions import SENSORS, EkmSensorDescription, SensorValue
+from .powersensor_sensor import async_setup_powersensor_sensors
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -28,7 +29,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of every meter on the bus."""
-    if entry.data[CONF_ENTRY_TYPE] != EntryType.EKM_BUS:
+    if entry.data[CONF_ENTRY_TYPE] == EntryType.POWERSENSOR:
+        async_setup_powersensor_sensors(hass, entry, async_add_entities)
         return
     coordinator = entry.runtime_data
     for meter in coordinator.meters.values():
