@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from syrupy.assertion import SnapshotAssertion
 
@@ -53,7 +53,9 @@ async def test_every_device_appears_with_its_entities(
 ) -> None:
     entry = await _setup(hass, sim)
     await wait_for(lambda: state_value(hass, SOLAR_ENERGY) is not None, within=10)
-    await wait_for(lambda: state_value(hass, "sensor.powersensor_water_sensor_47d338_water") is not None)
+    await wait_for(
+        lambda: state_value(hass, "sensor.powersensor_water_sensor_47d338_water") is not None
+    )
     registry = er.async_get(hass)
     entries = sorted(
         (e.unique_id, e.original_device_class, e.unit_of_measurement, e.entity_category,
@@ -134,10 +136,12 @@ async def test_plug_reboot_keeps_totals_going_forward(
     assert before is not None
     reboot = hass.async_create_task(sim.plugs[0].reboot(1.0))
     home = entry.runtime_data  # type: ignore[attr-defined]
-    home._check_silence()  # noqa: SLF001  (the 5 s timer, now)
+    home._check_silence()
     await wait_for(
-        lambda: (home._check_silence() or True)  # noqa: SLF001
-        and hass.states.get("sensor.powersensor_plug_0487a4_power").state == STATE_UNAVAILABLE,
+        lambda: (
+            (home._check_silence() or True)
+            and hass.states.get("sensor.powersensor_plug_0487a4_power").state == STATE_UNAVAILABLE
+        ),
         within=5,
     )
     await reboot
@@ -194,3 +198,49 @@ def _open_sockets() -> int:
         except OSError:
             continue
     return count
+
+
+async def test_power_writes_are_throttled_energy_is_not(
+    hass: HomeAssistant, sim: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custom_components.energy_local import powersensor_sensor  # noqa: PLC0415
+
+    monkeypatch.setattr(powersensor_sensor, "SIGNIFICANT_CHANGE", 100.0)  # no change is large
+    await _setup(hass, sim, power_interval=3600)
+    power = "sensor.powersensor_plug_0487a4_power"
+    energy = "sensor.powersensor_plug_0487a4_energy"
+    writes: dict[str, int] = {power: 0, energy: 0}
+
+    def count(event: Event[EventStateChangedData]) -> None:
+        if event.data["entity_id"] in writes:
+            writes[event.data["entity_id"]] += 1
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, count)
+    await wait_for(lambda: writes[energy] >= 20, within=10)
+    # Energy follows every reading; power waits out the hour (it was written once, at first).
+    assert writes[power] <= 1
+
+
+async def test_silent_sensors_go_unavailable_and_come_back(
+    hass: HomeAssistant, sim: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custom_components.energy_local import powersensor_home  # noqa: PLC0415
+
+    monkeypatch.setitem(powersensor_home.SILENCE, "sensor", 0.3)
+    entry = await _setup(hass, sim)
+    home = entry.runtime_data  # type: ignore[attr-defined]
+    mains = "sensor.powersensor_mains_sensor_47d1f5_power"
+    await wait_for(lambda: state_value(hass, mains) is not None, within=10)
+    await wait_for(lambda: state_value(hass, "sensor.household_home_usage_energy") is not None)
+    sensors = list(sim.sensors)
+    sim.sensors.clear()  # the sensors' batteries die
+
+    def unavailable() -> bool:
+        home._check_silence()
+        return hass.states.get(mains).state == STATE_UNAVAILABLE
+
+    await wait_for(unavailable, within=5)
+    assert hass.states.get("sensor.household_home_usage_power").state == STATE_UNAVAILABLE
+    assert state_value(hass, "sensor.household_home_usage_energy") is not None  # totals stay
+    sim.sensors.extend(sensors)
+    await wait_for(lambda: state_value(hass, mains) is not None, within=5)

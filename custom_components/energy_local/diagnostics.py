@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_ENTRY_TYPE, CONF_PASSWORD, EntryType
 from .ekm_coordinator import EkmBusConfigEntry
+from .powersensor_home import PowersensorHome
 
 TO_REDACT = {CONF_PASSWORD}
 
@@ -27,8 +28,9 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: ConfigEntry
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
-    if entry.data.get(CONF_ENTRY_TYPE) != EntryType.EKM_BUS:
-        return {"entry": async_redact_data(entry.as_dict(), TO_REDACT)}
+    if entry.data.get(CONF_ENTRY_TYPE) == EntryType.POWERSENSOR:
+        home: PowersensorHome = entry.runtime_data
+        return {"entry": async_redact_data(entry.as_dict(), TO_REDACT), **home.diagnostics()}
     bus_entry: EkmBusConfigEntry = entry
     coordinator = bus_entry.runtime_data
     stats = coordinator.diagnostics
