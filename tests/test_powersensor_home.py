@@ -11,6 +11,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.energy_local.powersensor import LinkTiming
@@ -244,3 +245,51 @@ async def test_silent_sensors_go_unavailable_and_come_back(
     assert state_value(hass, "sensor.household_home_usage_energy") is not None  # totals stay
     sim.sensors.extend(sensors)
     await wait_for(lambda: state_value(hass, mains) is not None, within=5)
+
+
+async def test_a_plug_that_left_can_be_removed(
+    hass: HomeAssistant,
+    socket_enabled: None,
+    hass_ws_client: WebSocketGenerator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from custom_components.energy_local import powersensor_home  # noqa: PLC0415
+    from homeassistant.helpers import device_registry as dr  # noqa: PLC0415
+    from homeassistant.setup import async_setup_component  # noqa: PLC0415
+
+    monkeypatch.setitem(powersensor_home.SILENCE, "plug", 0.3)
+    simulation = await start_sim(plugs=2)
+    entry = await _setup(hass, simulation)
+    home = entry.runtime_data  # type: ignore[attr-defined]
+    second = simulation.plugs[1].mac
+    await wait_for(lambda: second in home.devices and home.devices[second].available, within=5)
+    assert await async_setup_component(hass, "config", {})
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        ("energy_local", second),
+        entry.entry_id,  # type: ignore[attr-defined]
+    )
+    assert device is not None
+    client = await hass_ws_client(hass)
+
+    async def remove() -> bool:
+        await client.send_json_auto_id(
+            {
+                "type": "config/device_registry/remove_config_entry",
+                "config_entry_id": entry.entry_id,  # type: ignore[attr-defined]
+                "device_id": device.id,
+            }
+        )
+        return bool((await client.receive_json())["success"])
+
+    assert not await remove()  # still sending: it would come straight back
+    await simulation.plugs[1].stop()  # unplugged for good
+
+    def gone() -> bool:
+        home._check_silence()  # noqa: SLF001
+        return not home.devices[second].available
+
+    await wait_for(gone, within=5)
+    assert await remove()
+    assert second not in entry.data["plugs"]  # type: ignore[attr-defined]
+    assert second not in home.clients
+    await simulation.stop()

@@ -17,6 +17,7 @@ _ENTRY_POINTS = frozenset(
         "async_setup",
         "async_setup_entry",
         "async_unload_entry",
+        "async_remove_config_entry_device",
     }
 )
 

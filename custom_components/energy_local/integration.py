@@ -106,3 +106,18 @@ async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         EKM_PLATFORMS if entry.data[CONF_ENTRY_TYPE] == EntryType.EKM_BUS else POWERSENSOR_PLATFORMS
     )
     return await hass.config_entries.async_unload_platforms(entry, platforms)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: ConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user remove a Powersensor plug or sensor that left the home.
+
+    A plug that is still connected stays (it would come straight back). EKM meters are removed
+    with their subentry, so their devices are not removable on their own.
+    """
+    if entry.data[CONF_ENTRY_TYPE] != EntryType.POWERSENSOR:
+        return False
+    home: PowersensorHome = entry.runtime_data
+    macs = {ident for domain, ident in device.identifiers if domain == DOMAIN}
+    return await home.async_forget(macs)

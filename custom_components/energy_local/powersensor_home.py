@@ -185,6 +185,26 @@ class PowersensorHome:
             _LOGGER.info("Powersensor plug %s at %s:%s", mac, *wanted)
             self._start_client(mac, *wanted)
 
+    async def async_forget(self, macs: set[str]) -> bool:
+        """Forget devices the user removed; refuse a plug that is still sending."""
+        if any(mac in self.devices and self.devices[mac].available for mac in macs):
+            return False
+        plugs = dict(self.entry.data.get(CONF_PLUGS, {}))
+        for mac in macs:
+            if (client := self.clients.pop(mac, None)) is not None:
+                await client.stop()
+            self.addresses.pop(mac, None)
+            plugs.pop(mac, None)
+            self.devices.pop(mac, None)
+            for key in [k for k in self.totals if k.startswith(f"{mac}:")]:
+                del self.totals[key]
+        if plugs != self.entry.data.get(CONF_PLUGS, {}):
+            self.hass.config_entries.async_update_entry(
+                self.entry, data={**self.entry.data, CONF_PLUGS: plugs}
+            )
+        self._schedule_save()
+        return True
+
     @callback
     def _on_plug_found(self, plug: DiscoveredPlug) -> None:
         """A plug advertised by zeroconf joins the home (or updates its address)."""

@@ -282,7 +282,10 @@ class PowersensorDeviceSensor(PowersensorEntity):
         self._attr_device_info = device_info(home, mac)
 
     def _refresh(self) -> None:
-        device = self.home.devices[self.device_key]
+        device = self.home.devices.get(self.device_key)
+        if device is None:  # removed by the user
+            self._attr_available = False
+            return
         self._attr_available = device.available or self.entity_description.value_key in (
             "energy",
             "volume",
@@ -350,7 +353,9 @@ def async_setup_powersensor_sensors(
                     created.add((HOUSEHOLD, household.key))
                     new.append(HouseholdSensor(home, household))
         else:
-            device = home.devices[key]
+            device = home.devices.get(key)
+            if device is None:
+                return
             if device.kind == SENSOR and (key, "role") not in created:
                 created.add((key, "role"))
                 new.append(PowersensorRoleSensor(home, key))
