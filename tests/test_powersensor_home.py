@@ -253,9 +253,10 @@ async def test_a_plug_that_left_can_be_removed(
     hass_ws_client: WebSocketGenerator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from custom_components.energy_local import powersensor_home  # noqa: PLC0415
     from homeassistant.helpers import device_registry as dr  # noqa: PLC0415
     from homeassistant.setup import async_setup_component  # noqa: PLC0415
+
+    from custom_components.energy_local import powersensor_home  # noqa: PLC0415
 
     monkeypatch.setitem(powersensor_home.SILENCE, "plug", 0.3)
     simulation = await start_sim(plugs=2)
@@ -285,7 +286,7 @@ async def test_a_plug_that_left_can_be_removed(
     await simulation.plugs[1].stop()  # unplugged for good
 
     def gone() -> bool:
-        home._check_silence()  # noqa: SLF001
+        home._check_silence()
         return not home.devices[second].available
 
     await wait_for(gone, within=5)
