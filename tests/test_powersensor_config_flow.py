@@ -201,3 +201,37 @@ async def test_options_set_roles_and_write_rate(hass: HomeAssistant, sim: Simula
     role = hass.states.get("sensor.powersensor_water_sensor_47d338_role")
     assert role is not None
     assert role.state == "appliance"
+
+
+async def test_discovery_next_to_an_ekm_bus(hass: HomeAssistant, sim: Simulation) -> None:
+    from custom_components.energy_local.config_flow import (  # noqa: PLC0415
+        EnergyLocalConfigFlow,
+    )
+    from tests.ekm_ha_helpers import bus_entry  # noqa: PLC0415
+
+    bus_entry("/dev/ttyEKM-none", []).add_to_hass(hass)  # another kind of entry exists
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": config_entries.SOURCE_ZEROCONF},
+        data=_zeroconf(PLUG, sim.plugs[0].port),
+    )
+    assert result["step_id"] == "zeroconf_confirm"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    home = next(
+        e for e in hass.config_entries.async_entries(DOMAIN) if e.unique_id == "powersensor_home"
+    )
+    assert EnergyLocalConfigFlow.async_get_supported_subentry_types(home) == {}
+
+
+async def test_manual_add_when_no_socket_can_open(hass: HomeAssistant) -> None:
+    flow_id = await _manual(hass)
+    with patch(
+        "custom_components.energy_local.powersensor_flow.PlugClient.start",
+        side_effect=OSError("no route"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"host": "127.0.0.1", "port": 49476}
+        )
+    assert result["errors"] == {"base": "plug_not_answering"}
