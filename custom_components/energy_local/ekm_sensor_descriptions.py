@@ -401,6 +401,8 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
         translation_key="meter_time",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # It changes on every poll: enabled, it would fill the logbook and the recorder.
+        entity_registry_enabled_default=False,
         value_fn=_field("Meter_Time"),
     ),
 )
