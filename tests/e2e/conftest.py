@@ -1,0 +1,142 @@
+"""End-to-end tests against a real Home Assistant process, not the in-process test harness.
+
+The stack is the one ``scripts/develop`` runs (``python -m scripts.devenv``), started as a
+subprocess in a network namespace of its own, and always stopped (namespace deleted) after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import json
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.devenv import netns
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker here, so the suite needs no setup.cfg change."""
+    config.addinivalue_line("markers", "e2e: starts a real Home Assistant process (slow)")
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """No in-process Home Assistant here (overrides tests/conftest.py's fixture)."""
+
+
+def missing_develop_requirements() -> list[str]:
+    """Packages of requirements_develop.txt that are not installed in this venv."""
+    missing = []
+    for line in (ROOT / "requirements_develop.txt").read_text(encoding="utf-8").splitlines():
+        if not (line := line.split("#", 1)[0].strip()):
+            continue
+        name = re.split(r"[=<>~!\[ ]", line, maxsplit=1)[0]
+        try:
+            importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+@dataclass(slots=True)
+class RealStack:
+    """What the running stack reports (see ``StackInfo``) plus where it writes."""
+
+    info: dict[str, Any]
+    namespace: str
+    config_dir: Path
+    out: Path
+
+    @property
+    def base(self) -> str:
+        """Home Assistant as the host reaches it (through the forwarder)."""
+        return str(self.info["url"])
+
+    @property
+    def ekm_port(self) -> str:
+        """The simulated bus's ``socket://`` address (inside the namespace)."""
+        return str(self.info["ekm_port"])
+
+
+@pytest.fixture
+async def real_stack(tmp_path: Path, socket_enabled: None) -> AsyncIterator[RealStack]:
+    """Simulators and Home Assistant in a fresh namespace; everything stopped afterwards."""
+    if not netns.can_isolate():
+        pytest.skip("needs root and iproute2: the real Home Assistant only runs in a namespace")
+    if missing := missing_develop_requirements():
+        pytest.skip(
+            f"Home Assistant's startup requirements are not installed ({', '.join(missing)}): "
+            "run scripts/develop --check once"
+        )
+    namespace = f"el-e2e-{os.getpid()}"
+    config_dir = tmp_path / "config"
+    status = tmp_path / "status.json"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    out = ARTIFACTS / "devenv.out"
+    with out.open("wb") as log:
+        supervisor = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "scripts.devenv", "--config", str(config_dir),
+            "--netns", namespace, "--port", "0", "--quiet", "--status-file", str(status),
+            cwd=ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=log,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    pids: dict[str, int] = {}
+    problems: list[str] = []
+    try:
+        deadline = time.monotonic() + 300
+        while not status.exists():
+            if supervisor.returncode is not None or time.monotonic() > deadline:
+                pytest.fail(f"the stack did not come up:\n{out.read_text(errors='replace')}")
+            await asyncio.sleep(0.25)
+        info = json.loads(status.read_text())
+        pids = info["pids"]
+        yield RealStack(info, namespace, config_dir, out)
+    finally:
+        # SIGTERM lets it stop Home Assistant, the simulators and the forwarder and delete the
+        # namespace; SIGKILL only if it hangs (its children then get SIGTERM from the kernel).
+        if supervisor.returncode is None:
+            supervisor.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(supervisor.wait(), 90)
+            except TimeoutError:
+                supervisor.kill()
+                await supervisor.wait()
+                problems.append("the stack did not stop within 90 s")
+        if supervisor.returncode not in (0, None):
+            problems.append(f"the stack exited with {supervisor.returncode}")
+        if netns.exists(namespace):
+            problems.append(f"namespace {namespace} was left behind")
+            with contextlib.suppress(netns.NamespaceError):
+                netns.delete(namespace)
+        problems += [f"{name} (pid {pid}) still runs" for name, pid in pids.items() if _alive(pid)]
+        for source in (
+            config_dir / "home-assistant.log",
+            config_dir / "devenv" / "home-assistant.out",
+        ):
+            if source.exists():
+                (ARTIFACTS / source.name).write_bytes(source.read_bytes())
+    if problems:
+        pytest.fail("cleanup: " + "; ".join(problems))
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
