@@ -233,11 +233,6 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, MeterState]]):
         self.update_interval = self.poll_interval
         self.block_b_every = int(options.get(CONF_BLOCK_B_EVERY, DEFAULT_BLOCK_B_EVERY))
 
-    async def async_shutdown(self) -> None:
-        """Stop polling and release the port."""
-        await super().async_shutdown()
-        await self.bus.close()
-
     def consume_reset(self, subentry_id: str, field_name: str) -> bool:
         """Whether ``field_name`` of a meter was reset by our own action (answers True once)."""
         key = (subentry_id, field_name)

@@ -341,10 +341,15 @@ def async_setup_powersensor_sensors(
     """Add entities for what is known now, and for every device and value as it appears."""
     home: PowersensorHome = entry.runtime_data
     created: set[tuple[str, str]] = set()
+    # Readings arrive every second: only look for new entities when a device gained a value
+    # (or, for the household, while some of its entities are still missing).
+    value_counts: dict[str, int] = {}
 
     def add_for(key: str) -> None:
         new: list[SensorEntity] = []
         if key == HOUSEHOLD:
+            if sum(k == HOUSEHOLD for k, _ in created) == len(HOUSEHOLD_SENSORS):
+                return
             for household in HOUSEHOLD_SENSORS:
                 if (HOUSEHOLD, household.key) in created:
                     continue
@@ -354,8 +359,9 @@ def async_setup_powersensor_sensors(
                     new.append(HouseholdSensor(home, household))
         else:
             device = home.devices.get(key)
-            if device is None:
+            if device is None or value_counts.get(key) == len(device.values):
                 return
+            value_counts[key] = len(device.values)
             if device.kind == SENSOR and (key, "role") not in created:
                 created.add((key, "role"))
                 new.append(PowersensorRoleSensor(home, key))
