@@ -15,7 +15,7 @@ import errno
 import logging
 import os
 import termios
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -90,6 +90,7 @@ class BusStats:
     naks: int = 0
     port_errors: int = 0
     opens: int = 0
+    hand_offs: int = 0
     bytes_discarded: int = 0
     last_error: str | None = None
 
@@ -171,6 +172,30 @@ class EkmBus:
         """Release the port. Waits for a running transaction to finish first."""
         async with self._lock:
             await self._drop_port()
+
+    @contextlib.asynccontextmanager
+    async def hand_off(self) -> AsyncIterator[str]:
+        """Lend the port to another program (EKM's ``ekmdevice`` for ioStacks), then take it back.
+
+        Inside the block the bus holds its transaction lock, no meter session is open (every
+        session ends with its close frame, which has left the wire) and the port is closed, so
+        the borrower may open ``url`` itself; no meter transaction can start until the block
+        ends. On exit the port is reopened; if that fails, the next transaction reports it.
+        The borrower must have released the port when the block ends.
+        """
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            # The last meter's close frame (and the line-quiet gap) must be over first.
+            if (wait := self._line_free_at - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            await self._drop_port()
+            self.stats.hand_offs += 1
+            try:
+                yield self.url
+            finally:
+                self._line_free_at = loop.time() + self.gap
+                with contextlib.suppress(EkmPortError):
+                    await self._ensure_open()
 
     async def __aenter__(self) -> Self:
         """Open the port."""

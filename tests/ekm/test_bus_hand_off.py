@@ -1,0 +1,114 @@
+"""Lending the port to another program (ekmdevice for ioStacks) keeps the bus's one-owner rule."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from custom_components.energy_local.ekm import EkmBus, EkmPortError, MeterVersion
+from custom_components.energy_local.ekm.frames import CLOSE_FRAME
+from simulators.ekm_bus import Direction, EkmBusSimulator
+
+V4 = "000300001285"
+V3 = "000010006388"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[EkmBusSimulator]:
+    simulator = EkmBusSimulator([(V4, 4), (V3, 3)], paced=False, seed=3)
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def bus(sim: EkmBusSimulator) -> AsyncIterator[EkmBus]:
+    ekm = EkmBus(await sim.start_pty(), timeout=0.1)
+    ekm.char_time = 0.0
+    yield ekm
+    await ekm.close()
+
+
+def host_frames(sim: EkmBusSimulator) -> list[bytes]:
+    return [entry.data for entry in sim.transcript if entry.direction is Direction.HOST]
+
+
+def lock_exclusively(path: str) -> int:
+    """Open ``path`` the way pyserial (exclusive) and serialx do: fails while another holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+async def test_the_port_is_free_inside_and_taken_back_after(
+    sim: EkmBusSimulator, bus: EkmBus
+) -> None:
+    await bus.read_meter(V4, MeterVersion.V4)
+    # While the bus holds the port nobody else can lock it.
+    with pytest.raises(BlockingIOError):
+        os.close(lock_exclusively(bus.url))
+    async with bus.hand_off() as port:
+        assert port == bus.url
+        assert not bus.is_open
+        # The meter session was ended before the port changed hands.
+        assert host_frames(sim)[-1] == CLOSE_FRAME
+        fd = await asyncio.get_running_loop().run_in_executor(None, lock_exclusively, port)
+        os.close(fd)
+    assert bus.is_open
+    assert bus.stats.hand_offs == 1
+    assert (await bus.read_meter(V3, 3)).address == V3
+
+
+async def test_no_meter_transaction_while_lent(sim: EkmBusSimulator, bus: EkmBus) -> None:
+    lent = asyncio.Event()
+    give_back = asyncio.Event()
+
+    async def borrower() -> None:
+        async with bus.hand_off():
+            lent.set()
+            await give_back.wait()
+
+    holder = asyncio.create_task(borrower())
+    await lent.wait()
+    sent_before = len(host_frames(sim))
+    read = asyncio.create_task(bus.read_meter(V4, 4))
+    await asyncio.sleep(0.1)
+    assert not read.done()
+    assert len(host_frames(sim)) == sent_before  # nothing went on the wire
+    give_back.set()
+    await holder
+    assert (await read).address == V4
+
+
+async def test_a_cancelled_borrower_gives_the_port_back(bus: EkmBus) -> None:
+    entered = asyncio.Event()
+
+    async def borrower() -> None:
+        async with bus.hand_off():
+            entered.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(borrower())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert bus.is_open
+    assert (await bus.read_meter(V3, 3)).address == V3
+
+
+async def test_port_gone_while_lent_is_reported_by_the_next_transaction(
+    sim: EkmBusSimulator, bus: EkmBus
+) -> None:
+    async with bus.hand_off():
+        await sim.stop()
+    assert not bus.is_open  # reopening failed quietly ...
+    with pytest.raises(EkmPortError):
+        await bus.read_meter(V4, 4)  # ... and the next transaction says so
