@@ -63,6 +63,19 @@ async def ekm_bus() -> Any:
 
 
 @pytest.fixture
+def ekmdevice_standin() -> Iterator[Any]:
+    """EKM's ekmdevice replaced by the documented-API stand-in (tests/fixtures/ekmdevice_standin).
+
+    Yields its controls (``ekmdevice._standin``): one ioStack at address 1 with EKM's example
+    values; tests change values, add errors and read the calls.
+    """
+    from tests.iostack_helpers import standin_installed  # noqa: PLC0415
+
+    with standin_installed() as controls:
+        yield controls
+
+
+@pytest.fixture
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Snapshots in Home Assistant's format (stable: no ids or timestamps)."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)

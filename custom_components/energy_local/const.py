@@ -48,6 +48,14 @@ class PulseKind(StrEnum):
     ENERGY = "energy"
 
 
+# EKM ioStack subentry (address as for meters; pulse inputs as for meters, 4 of them)
+SUBENTRY_IOSTACK: Final = "iostack"
+CONF_NAME: Final = "name"
+CONF_ANALOG_INPUTS: Final = "analog_inputs"
+CONF_SCALE: Final = "scale"
+CONF_OFFSET: Final = "offset"
+CONF_UNIT: Final = "unit"
+
 # Units a pulse stands for, per kind (the factor is "how much one pulse is" in this unit).
 PULSE_UNITS: Final = {PulseKind.WATER: "L", PulseKind.GAS: "m³", PulseKind.ENERGY: "kWh"}
 
