@@ -304,6 +304,8 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
                 "integration": "/config/integrations/integration/energy_local",
                 "device_v4": f"/config/devices/device/{v4_device['id']}",
             }
+            if household := next((d for d in devices if d.get("name") == "Household"), None):
+                pages["household"] = f"/config/devices/device/{household['id']}"
             steps.facts["screenshots"] = {}
             for name, path in pages.items():
                 await _shot(ha, chromium, stack, name, path, steps)
