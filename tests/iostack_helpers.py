@@ -18,6 +18,8 @@ from custom_components.energy_local.const import (
     CONF_PULSE_INPUTS,
     SUBENTRY_IOSTACK,
 )
+from simulators.ekm_bus import EkmBusSimulator
+from tests.ekm_ha_helpers import V4_ADDRESS, MidpointRng, frozen_clock, house_lines
 
 STANDIN = Path(__file__).parent / "fixtures" / "ekmdevice_standin"
 IOSTACK_ADDRESS = "000000000001"
@@ -74,3 +76,11 @@ def iostack_subentry(
         title=name or f"ioStack {address.lstrip('0')}",
         unique_id=f"iostack_{address}",
     )
+
+
+async def start_tcp_bus() -> tuple[EkmBusSimulator, str]:
+    """A simulated bus (one v4 meter) behind a serial-over-TCP converter, and its socket:// URL."""
+    sim = EkmBusSimulator(paced=False, seed=1)
+    sim.clock = frozen_clock()
+    sim.add_meter(V4_ADDRESS, 4, jitter=0.0, rng=MidpointRng(), lines=house_lines())
+    return sim, f"socket://127.0.0.1:{await sim.start_tcp()}"

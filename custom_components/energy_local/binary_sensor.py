@@ -1,4 +1,4 @@
-"""Binary sensors: the v4 meter's pulse-input levels."""
+"""Binary sensors: the v4 meter's pulse-input levels; ioStack input and output states."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from .const import CONF_ENTRY_TYPE, EntryType
 from .ekm import MeterReading, MeterVersion
 from .ekm_coordinator import EkmBusConfigEntry
 from .ekm_entity import EkmMeterEntity
+from .iostack_entity import async_setup_iostack_binary_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -53,7 +54,7 @@ async def async_setup_entry(
     entry: EkmBusConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the input binary sensors of every v4 meter."""
+    """Add the input binary sensors of every v4 meter and every ioStack."""
     if entry.data[CONF_ENTRY_TYPE] != EntryType.EKM_BUS:
         return
     coordinator = entry.runtime_data
@@ -64,6 +65,7 @@ async def async_setup_entry(
             (EkmInputSensor(coordinator, meter, d) for d in BINARY_SENSORS),
             config_subentry_id=meter.subentry_id,
         )
+    async_setup_iostack_binary_sensors(entry, async_add_entities)
 
 
 class EkmInputSensor(EkmMeterEntity, BinarySensorEntity):

@@ -1,5 +1,7 @@
 """Diagnostics: configuration (password redacted), raw frames per meter, bus statistics.
 
+ioStacks show what ekmdevice returned (read_data and get_status), as it returned it.
+
 The raw frames are what a developer needs to reproduce a problem (or add a test fixture).
 """
 
@@ -36,7 +38,7 @@ async def async_get_config_entry_diagnostics(
     stats = coordinator.diagnostics
     meters: dict[str, Any] = {}
     for subentry_id, meter in coordinator.meters.items():
-        state = (coordinator.data or {}).get(subentry_id)
+        state = coordinator.meter_state(subentry_id)
         reading = state.reading if state else None
         meters[meter.address] = {
             "version": meter.version.value,
@@ -44,6 +46,18 @@ async def async_get_config_entry_diagnostics(
             "pulse_inputs": [asdict(p) for p in meter.pulse_inputs],
             "raw_frames_hex": [frame.hex() for frame in reading.frames] if reading else [],
             "values": {k: _plain(v) for k, v in reading.values.items()} if reading else None,
+        }
+    iostacks: dict[str, Any] = {}
+    for subentry_id, iostack in coordinator.iostacks.items():
+        io_state = coordinator.iostack_state(subentry_id)
+        io_reading = io_state.reading if io_state else None
+        iostacks[iostack.address] = {
+            "name": iostack.name,
+            "available": bool(io_state and io_state.available),
+            "pulse_inputs": [asdict(p) for p in iostack.pulse_inputs],
+            "analog_inputs": [asdict(a) for a in iostack.analog_inputs],
+            "read_data": dict(io_reading.raw) if io_reading else None,
+            "status": dict(io_reading.status) if io_reading else None,
         }
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
@@ -54,6 +68,10 @@ async def async_get_config_entry_diagnostics(
             "last_cycle_seconds": stats.last_cycle_seconds,
             "meter_failures": dict(stats.meter_failures),
             "refused_totals": dict(stats.guarded_totals),
+            "iostack_failures": dict(stats.iostack_failures),
+            "iostack_port_error": stats.iostack_port_error,
+            "ekmdevice_loaded": coordinator.iostack_api is not None,
         },
         "meters": meters,
+        "iostacks": iostacks,
     }

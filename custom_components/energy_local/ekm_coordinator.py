@@ -4,14 +4,19 @@ One coordinator per bus (config entry). Each cycle reads every meter subentry in
 that fails makes only its own entities unavailable, a vanished port makes the whole bus
 unavailable and is retried with growing intervals until it returns. Commands (relays, clock,
 resets) go through the same bus, so they run between two meter sessions, never inside one.
+
+EKM ioStacks on the same bus are read after the meters, through EKM's ``ekmdevice`` library: the
+bus lends it the port (:meth:`EkmBus.hand_off`) for one executor job, then takes it back. An
+ioStack that fails makes only its own entities unavailable, like a meter.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -24,17 +29,23 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 
 from .const import (
     CONF_ADDRESS,
+    CONF_ANALOG_INPUTS,
     CONF_BLOCK_B_EVERY,
+    CONF_NAME,
+    CONF_OFFSET,
     CONF_PASSWORD,
     CONF_POLL_INTERVAL,
     CONF_PULSE_FACTOR,
     CONF_PULSE_INPUTS,
     CONF_PULSE_KIND,
+    CONF_SCALE,
+    CONF_UNIT,
     CONF_VERSION,
     DEFAULT_BLOCK_B_EVERY,
     DEFAULT_POLL_INTERVAL,
     DOMAIN,
     MAX_PORT_BACKOFF,
+    SUBENTRY_IOSTACK,
     SUBENTRY_METER,
     PulseKind,
 )
@@ -49,6 +60,16 @@ from .ekm import (
     MeterVersion,
 )
 from .ekm.layout import V4_B_ONLY_FIELDS
+from .iostack_backend import (
+    INPUTS,
+    EkmDeviceApi,
+    IoStackBackendError,
+    IoStackError,
+    IoStackPortError,
+    IoStackReading,
+    async_get_ekmdevice,
+    read_iostacks,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -93,12 +114,87 @@ class MeterConfig:
         )
 
 
+def _pulse_inputs(raw_inputs: Iterable[dict[str, Any]], count: int) -> tuple[PulseInput, ...]:
+    raw = list(raw_inputs)[:count]
+    raw += [{}] * (count - len(raw))
+    return tuple(
+        PulseInput(
+            PulseKind(item.get(CONF_PULSE_KIND, PulseKind.NONE)),
+            float(item.get(CONF_PULSE_FACTOR, 1.0)),
+        )
+        for item in raw
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AnalogInput:
+    """How an ioStack analog input is shown: raw, or ``raw x scale + offset`` in ``unit``."""
+
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = None
+
+    def apply(self, raw: float) -> float:
+        """The shown value of a raw reading."""
+        if self.scale == 1 and self.offset == 0:
+            return raw
+        return round(raw * self.scale + self.offset, 6)
+
+
+@dataclass(frozen=True, slots=True)
+class IoStackConfig:
+    """An ioStack subentry, as the coordinator uses it."""
+
+    subentry_id: str
+    address: str
+    name: str | None
+    pulse_inputs: tuple[PulseInput, ...]
+    analog_inputs: tuple[AnalogInput, ...]
+
+    @classmethod
+    def from_subentry(cls, subentry: ConfigSubentry) -> IoStackConfig:
+        """Build from a subentry's data."""
+        data = subentry.data
+        analog = [dict(item) for item in data.get(CONF_ANALOG_INPUTS, [])][: len(INPUTS)]
+        analog += [{}] * (len(INPUTS) - len(analog))
+        return cls(
+            subentry_id=subentry.subentry_id,
+            address=data[CONF_ADDRESS],
+            name=data.get(CONF_NAME) or None,
+            pulse_inputs=_pulse_inputs(data.get(CONF_PULSE_INPUTS, []), len(INPUTS)),
+            analog_inputs=tuple(
+                AnalogInput(
+                    float(item.get(CONF_SCALE, 1.0)),
+                    float(item.get(CONF_OFFSET, 0.0)),
+                    item.get(CONF_UNIT) or None,
+                )
+                for item in analog
+            ),
+        )
+
+    @property
+    def title(self) -> str:
+        """The device name: the given name, or "ioStack <address>"."""
+        return self.name or f"ioStack {self.address.lstrip('0') or '0'}"
+
+
 @dataclass(frozen=True, slots=True)
 class MeterState:
     """The latest known state of one meter."""
 
     reading: MeterReading | None = None
     available: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IoStackState:
+    """The latest known state of one ioStack."""
+
+    reading: IoStackReading | None = None
+    available: bool = False
+
+
+type DeviceState = MeterState | IoStackState
 
 
 @dataclass(slots=True)
@@ -108,14 +204,16 @@ class BusDiagnostics:
     cycles: int = 0
     last_cycle_seconds: float | None = None
     meter_failures: Counter[str] = field(default_factory=Counter)
+    iostack_failures: Counter[str] = field(default_factory=Counter)
+    iostack_port_error: str | None = None
     guarded_totals: Counter[str] = field(default_factory=Counter)
 
 
 type EkmBusConfigEntry = ConfigEntry[EkmBusCoordinator]
 
 
-class EkmBusCoordinator(DataUpdateCoordinator[dict[str, MeterState]]):
-    """Polls every meter on one bus."""
+class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
+    """Polls every meter (and ioStack) on one bus; data is keyed by subentry id."""
 
     config_entry: EkmBusConfigEntry
 
@@ -138,6 +236,11 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, MeterState]]):
             sub.subentry_id: MeterConfig.from_subentry(sub)
             for sub in entry.get_subentries_of_type(SUBENTRY_METER)
         }
+        self.iostacks = {
+            sub.subentry_id: IoStackConfig.from_subentry(sub)
+            for sub in entry.get_subentries_of_type(SUBENTRY_IOSTACK)
+        }
+        self.iostack_api: EkmDeviceApi | None = None
         self.diagnostics = BusDiagnostics()
         self.bus_device_id: str | None = None  # set by setup once the bus device exists
         self._unavailable_logged: set[str] = set()
@@ -146,17 +249,26 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, MeterState]]):
         # next lower value through once instead of refusing it as a glitch.
         self._resets_pending: set[tuple[str, str]] = set()
 
+    def meter_state(self, subentry_id: str) -> MeterState | None:
+        """The latest state of a meter."""
+        state = (self.data or {}).get(subentry_id)
+        return state if isinstance(state, MeterState) else None
+
+    def iostack_state(self, subentry_id: str) -> IoStackState | None:
+        """The latest state of an ioStack."""
+        state = (self.data or {}).get(subentry_id)
+        return state if isinstance(state, IoStackState) else None
+
     # --- polling ---------------------------------------------------------------------------
 
-    async def _async_update_data(self) -> dict[str, MeterState]:
+    async def _async_update_data(self) -> dict[str, DeviceState]:
         start = time.monotonic()
         read_b = self.diagnostics.cycles % max(self.block_b_every, 1) == 0
-        previous = self.data or {}
-        states: dict[str, MeterState] = {}
+        states: dict[str, DeviceState] = {}
         try:
             for meter in self.meters.values():
                 states[meter.subentry_id] = await self._poll_meter(
-                    meter, previous.get(meter.subentry_id), read_b=read_b
+                    meter, self.meter_state(meter.subentry_id), read_b=read_b
                 )
         except EkmPortError as err:
             self._back_off()
@@ -165,6 +277,8 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, MeterState]]):
                 translation_key="port_unavailable",
                 translation_placeholders={"port": self.bus.url, "error": str(err)},
             ) from err
+        if self.iostacks:
+            states.update(await self._poll_iostacks())
         if self.update_interval != self.poll_interval:
             self.update_interval = self.poll_interval
         self.diagnostics.cycles += 1
@@ -194,6 +308,98 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, MeterState]]):
         if not need_b and last is not None:
             reading = _keep_block_b(reading, last)
         return MeterState(reading, available=True)
+
+    # --- ioStacks, through ekmdevice -------------------------------------------------------
+
+    async def async_prepare_iostacks(self) -> None:
+        """Load (installing if needed) ekmdevice when the bus has ioStacks.
+
+        A failure leaves a repair issue and the ioStacks unavailable; meters are not affected.
+        """
+        if not self.iostacks:
+            return
+        try:
+            self.iostack_api = await async_get_ekmdevice(self.hass)
+        except IoStackBackendError as err:
+            _LOGGER.warning("ioStacks on %s cannot be read: %s", self.bus.url, err)
+
+    async def _async_with_port[T](self, job: Callable[[str], T]) -> T:
+        """Run ``job(port)`` in an executor thread while the bus has lent ekmdevice the port.
+
+        Meter sessions are all closed, and no meter transaction starts, until ``job`` ends;
+        even when this task is cancelled the port is taken back only once the thread let go.
+        """
+        async with self.bus.hand_off() as port:
+            future = self.hass.async_add_executor_job(job, port)
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                await asyncio.wait([future])
+                raise
+
+    async def async_read_iostack(self, api: EkmDeviceApi, address: str) -> IoStackReading:
+        """Read one ioStack now (the subentry flow does this before adding it)."""
+        results = await self._async_with_port(lambda port: read_iostacks(api, port, [address]))
+        result = results[address]
+        if isinstance(result, IoStackError):
+            raise result
+        return result
+
+    async def _poll_iostacks(self) -> dict[str, IoStackState]:
+        api = self.iostack_api
+        addresses = [iostack.address for iostack in self.iostacks.values()]
+        results: dict[str, IoStackReading | IoStackError]
+        if api is None:
+            missing = IoStackBackendError("EKM's ekmdevice library is not available")
+            results = dict.fromkeys(addresses, missing)
+        else:
+            try:
+                results = await self._async_with_port(
+                    lambda port: read_iostacks(api, port, addresses)
+                )
+            except IoStackPortError as err:
+                self._iostack_port_failed(err)
+                results = dict.fromkeys(addresses, err)
+            else:
+                self._iostack_port_works()
+        return {
+            iostack.subentry_id: self._iostack_state(iostack, results[iostack.address])
+            for iostack in self.iostacks.values()
+        }
+
+    def _iostack_state(
+        self, iostack: IoStackConfig, result: IoStackReading | IoStackError
+    ) -> IoStackState:
+        if isinstance(result, IoStackError):
+            self.diagnostics.iostack_failures[iostack.address] += 1
+            if iostack.subentry_id not in self._unavailable_logged:
+                self._unavailable_logged.add(iostack.subentry_id)
+                _LOGGER.warning("ioStack %s is not answering: %s", iostack.address, result)
+            previous = self.iostack_state(iostack.subentry_id)
+            return IoStackState(previous.reading if previous else None, available=False)
+        if iostack.subentry_id in self._unavailable_logged:
+            self._unavailable_logged.discard(iostack.subentry_id)
+            _LOGGER.info("ioStack %s is answering again", iostack.address)
+        return IoStackState(result, available=True)
+
+    def _iostack_port_failed(self, err: IoStackPortError) -> None:
+        """The port did not open for ekmdevice: a repair issue for network ports (meters go on)."""
+        self.diagnostics.iostack_port_error = str(err)
+        if err.network:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"iostack_port_{self.config_entry.entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="iostack_port_unsupported",
+                translation_placeholders={"port": self.bus.url, "error": str(err.__cause__)},
+            )
+
+    def _iostack_port_works(self) -> None:
+        if self.diagnostics.iostack_port_error is not None:
+            self.diagnostics.iostack_port_error = None
+            ir.async_delete_issue(self.hass, DOMAIN, f"iostack_port_{self.config_entry.entry_id}")
 
     def _back_off(self) -> None:
         """After a port failure, wait twice as long each time (up to a limit) before retrying."""
@@ -298,7 +504,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, MeterState]]):
 
     async def _async_read_back(self, meter: MeterConfig) -> None:
         """Read one meter after a command so entities show what the meter now reports."""
-        previous = (self.data or {}).get(meter.subentry_id)
+        previous = self.meter_state(meter.subentry_id)
         try:
             state = await self._poll_meter(meter, previous, read_b=False)
         except EkmPortError:

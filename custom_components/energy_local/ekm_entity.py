@@ -55,13 +55,13 @@ class EkmMeterEntity(CoordinatorEntity[EkmBusCoordinator]):
     @property
     def reading(self) -> MeterReading | None:
         """The meter's latest good reading."""
-        state = (self.coordinator.data or {}).get(self.meter.subentry_id)
+        state = self.coordinator.meter_state(self.meter.subentry_id)
         return state.reading if state else None
 
     @property
     def available(self) -> bool:
         """Available while the bus works and this meter answers."""
-        state = (self.coordinator.data or {}).get(self.meter.subentry_id)
+        state = self.coordinator.meter_state(self.meter.subentry_id)
         return super().available and state is not None and state.available
 
     def _update_from_reading(self) -> None:

@@ -10,9 +10,16 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_ENTRY_TYPE, CONF_PORT, DOMAIN, EntryType
+from .const import (
+    CONF_ENTRY_TYPE,
+    CONF_PORT,
+    DOMAIN,
+    SUBENTRY_IOSTACK,
+    SUBENTRY_METER,
+    EntryType,
+)
 from .ekm import EkmBus, EkmPortError
-from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, MeterConfig
+from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, IoStackConfig, MeterConfig
 from .powersensor_home import PowersensorHome
 from .services import async_setup_services
 
@@ -80,6 +87,8 @@ async def _async_setup_ekm_bus(hass: HomeAssistant, entry: EkmBusConfigEntry) ->
         name=f"EKM bus {bus.url}",
     )
     coordinator.bus_device_id = bus_device.id
+    # ioStacks need EKM's ekmdevice (installed on demand); without it only they are unavailable.
+    await coordinator.async_prepare_iostacks()
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
@@ -87,14 +96,21 @@ async def _async_setup_ekm_bus(hass: HomeAssistant, entry: EkmBusConfigEntry) ->
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: EkmBusConfigEntry) -> None:
-    """Meters added, removed or changed: reload. Only options changed: apply them in place."""
+    """Meters or ioStacks added, removed or changed: reload. Only options: apply in place."""
     coordinator = entry.runtime_data
     meters = {
         sub.subentry_id: MeterConfig.from_subentry(sub)
-        for sub in entry.subentries.values()
-        if sub.subentry_type == "meter"
+        for sub in entry.get_subentries_of_type(SUBENTRY_METER)
     }
-    if meters != coordinator.meters or entry.data[CONF_PORT] != coordinator.bus.url:
+    iostacks = {
+        sub.subentry_id: IoStackConfig.from_subentry(sub)
+        for sub in entry.get_subentries_of_type(SUBENTRY_IOSTACK)
+    }
+    if (
+        meters != coordinator.meters
+        or iostacks != coordinator.iostacks
+        or entry.data[CONF_PORT] != coordinator.bus.url
+    ):
         hass.config_entries.async_schedule_reload(entry.entry_id)
     else:
         coordinator.apply_options()

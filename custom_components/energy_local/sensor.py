@@ -15,6 +15,7 @@ from .const import CONF_ENTRY_TYPE, EntryType
 from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, MeterConfig
 from .ekm_entity import EkmMeterEntity
 from .ekm_sensor_descriptions import SENSORS, EkmSensorDescription, SensorValue
+from .iostack_entity import async_setup_iostack_sensors
 from .powersensor_sensor import async_setup_powersensor_sensors
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ async def async_setup_entry(
     entry: EkmBusConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every meter on the bus."""
+    """Add the sensors of every meter and ioStack on the bus."""
     if entry.data[CONF_ENTRY_TYPE] == EntryType.POWERSENSOR:
         async_setup_powersensor_sensors(hass, entry, async_add_entities)
         return
@@ -42,6 +43,7 @@ async def async_setup_entry(
             ),
             config_subentry_id=meter.subentry_id,
         )
+    async_setup_iostack_sensors(entry, async_add_entities)
 
 
 class EkmSensor(EkmMeterEntity, RestoreSensor):
