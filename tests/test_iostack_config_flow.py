@@ -116,8 +116,10 @@ async def test_iostack_flow_errors_and_recovery(
     result = await hass.config_entries.subentries.async_configure(flow_id, {"address": "1"})
     assert result["errors"] == {"base": "iostack_port_error"}
     ekmdevice_standin.port_error = None
+    ekmdevice_standin.devices[IOSTACK_ADDRESS].ow_thl = []  # no one-wire sensor plugged in
     result = await hass.config_entries.subentries.async_configure(flow_id, {"address": "1"})
     assert result["step_id"] == "inputs"
+    assert result["description_placeholders"]["one_wire"] == "none"
     result = await hass.config_entries.subentries.async_configure(flow_id, INPUTS)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "ioStack 1"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from types import ModuleType, SimpleNamespace
 from unittest.mock import AsyncMock, PropertyMock, patch
@@ -293,6 +295,41 @@ async def test_no_meter_traffic_while_ekmdevice_has_the_port(
     assert bus.is_open  # taken back for the meters
     assert bus.stats.hand_offs >= 2
     assert hass.states.get(f"{DEV}_temperature_1_1").state == "18.0"
+    assert hass.states.get(METER_POWER).state != STATE_UNAVAILABLE
+
+
+async def test_cancelled_read_takes_the_port_back_only_once_ekmdevice_let_go(
+    hass: HomeAssistant, ekm_bus: SimBus, ekmdevice_standin: ModuleType
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4), boiler_room()])
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    reading = threading.Event()
+    release = threading.Event()
+    original = ekmdevice_standin.Device.read_data
+
+    def slow(self: object, *, include_b: bool) -> dict[str, object]:
+        reading.set()
+        release.wait(5)
+        return original(self, include_b=include_b)
+
+    with patch.object(ekmdevice_standin.Device, "read_data", slow):
+        task = hass.async_create_task(
+            coordinator.async_read_iostack(coordinator.iostack_api, IOSTACK_ADDRESS)
+        )
+        await hass.async_add_executor_job(reading.wait, 5)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        # ekmdevice still has the port in its thread: the bus must not take it back yet.
+        assert not task.done()
+        assert not coordinator.bus.is_open
+        assert ekmdevice_standin.open_ports == {ekm_bus.port}
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert ekmdevice_standin.open_ports == set()
+    assert coordinator.bus.is_open
+    await refresh(hass, entry)
     assert hass.states.get(METER_POWER).state != STATE_UNAVAILABLE
 
 
