@@ -106,10 +106,12 @@ async def real_stack(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Real
         pids = info["pids"]
         yield RealStack(info, namespace, config_dir, out)
     finally:
-        # SIGTERM lets it stop Home Assistant, the simulators and the forwarder and delete the
-        # namespace; SIGKILL only if it hangs (its children then get SIGTERM from the kernel).
+        # Stop it as Ctrl-C in a terminal does: SIGINT to the whole process group (the
+        # supervisor, Home Assistant, the simulators, the forwarder). Everything must stop and
+        # the namespace go; SIGKILL only if it hangs (its children then get SIGTERM).
         if supervisor.returncode is None:
-            supervisor.send_signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(supervisor.pid, signal.SIGINT)
             try:
                 await asyncio.wait_for(supervisor.wait(), 90)
             except TimeoutError:

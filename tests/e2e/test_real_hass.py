@@ -212,6 +212,18 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
             assert http["stable"]["server_host"] == ["127.0.0.1"], http
             assert http["pending"] is None, http
 
+        steps.facts["screenshots"] = {}
+        chromium = ensure_chromium()
+        with steps.step("walkthrough screenshots: the discovered plug, the add dialog"):
+            await wait_until(
+                lambda: _discovered_plug_flow(ws), within=60, what="a discovered Powersensor plug"
+            )
+            await _shot(ha, chromium, stack, "discovered", "/config/integrations/dashboard", steps)
+            # The frontend opens the integration's config flow for this URL (what "Add
+            # integration → Energy Local" shows): the menu of what to add.
+            add_dialog = "/config/integrations/dashboard/add?domain=energy_local"
+            await _shot(ha, chromium, stack, "add_integration", add_dialog, steps)
+
         with steps.step("bus config flow"):
             form = await ha.call(
                 "POST", "/api/config/config_entries/flow", json={"handler": "energy_local"}
@@ -297,7 +309,6 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
                 await _powersensor(ha, ws, steps)
 
         with steps.step("screenshots"):
-            chromium = ensure_chromium()
             devices = await ws.call("config/device_registry/list")
             v4_device = next(d for d in devices if d.get("name") == f"Omnimeter {V4_ADDRESS}")
             pages = {
@@ -306,7 +317,6 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
             }
             if household := next((d for d in devices if d.get("name") == "Household"), None):
                 pages["household"] = f"/config/devices/device/{household['id']}"
-            steps.facts["screenshots"] = {}
             for name, path in pages.items():
                 await _shot(ha, chromium, stack, name, path, steps)
 
@@ -328,6 +338,20 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
         await ws.close()
 
 
+async def _discovered_plug_flow(ws: Ws) -> dict[str, Any] | None:
+    """The zeroconf flow Home Assistant started for the simulated plug, if any yet."""
+    flows = await ws.call("config_entries/flow/progress")
+    return next(
+        (
+            f
+            for f in flows
+            if f.get("handler") == "energy_local"
+            and f.get("context", {}).get("source") == "zeroconf"
+        ),
+        None,
+    )
+
+
 async def _powersensor(ha: Ha, ws: Ws, steps: Steps) -> None:
     """The simulated plug (advertised in the namespace) shows up as discovered; add it.
 
@@ -335,19 +359,9 @@ async def _powersensor(ha: Ha, ws: Ws, steps: Steps) -> None:
     house-net and solar sensors it relays.
     """
 
-    async def discovered() -> dict[str, Any] | None:
-        flows = await ws.call("config_entries/flow/progress")
-        return next(
-            (
-                f
-                for f in flows
-                if f.get("handler") == "energy_local"
-                and f.get("context", {}).get("source") == "zeroconf"
-            ),
-            None,
-        )
-
-    flow = await wait_until(discovered, within=60, what="a discovered Powersensor plug")
+    flow = await wait_until(
+        lambda: _discovered_plug_flow(ws), within=60, what="a discovered Powersensor plug"
+    )
     steps.facts["powersensor_discovered"] = flow.get("context", {}).get("title_placeholders")
     done = await ha.call("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", json={})
     assert done["type"] == "create_entry", done
