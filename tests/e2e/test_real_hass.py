@@ -214,15 +214,11 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
 
         steps.facts["screenshots"] = {}
         chromium = ensure_chromium()
-        with steps.step("walkthrough screenshots: the discovered plug, the add dialog"):
+        with steps.step("screenshot: the plug offered as discovered"):
             await wait_until(
                 lambda: _discovered_plug_flow(ws), within=60, what="a discovered Powersensor plug"
             )
             await _shot(ha, chromium, stack, "discovered", "/config/integrations/dashboard", steps)
-            # The frontend opens the integration's config flow for this URL (what "Add
-            # integration → Energy Local" shows): the menu of what to add.
-            add_dialog = "/config/integrations/dashboard/add?domain=energy_local"
-            await _shot(ha, chromium, stack, "add_integration", add_dialog, steps)
 
         with steps.step("bus config flow"):
             form = await ha.call(
@@ -315,8 +311,6 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
                 "integration": "/config/integrations/integration/energy_local",
                 "device_v4": f"/config/devices/device/{v4_device['id']}",
             }
-            if household := next((d for d in devices if d.get("name") == "Household"), None):
-                pages["household"] = f"/config/devices/device/{household['id']}"
             for name, path in pages.items():
                 await _shot(ha, chromium, stack, name, path, steps)
 
@@ -327,8 +321,18 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
             steps.facts["statistics_wait_seconds"] = waited
             assert validation_issues(result) == [], result
 
-        with steps.step("energy dashboard screenshot"):
+        with steps.step("energy dashboard and household screenshots"):
             await _shot(ha, chromium, stack, "energy", "/energy", steps)
+            # Taken last: by now the household has seen its solar sensor and counted energy.
+            devices = await ws.call("config/device_registry/list")
+            household = next(d for d in devices if d.get("name") == "Household")
+            household_page = f"/config/devices/device/{household['id']}"
+            await _shot(ha, chromium, stack, "household", household_page, steps)
+
+        with steps.step("no repair issue of ours"):
+            issues = (await ws.call("repairs/list_issues"))["issues"]
+            steps.facts["repair_issues"] = [(i["domain"], i["issue_id"]) for i in issues]
+            assert [i for i in issues if i["domain"] == "energy_local"] == [], issues
 
         with steps.step("no errors from the integration in Home Assistant's log"):
             problems = integration_errors(stack.config_dir / "home-assistant.log")
