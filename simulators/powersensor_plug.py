@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import json
 import math
@@ -55,6 +56,10 @@ MALFORMED_LINES: Final = (
     b"[1, 2, 3]\n",  # JSON, not an object
     b'{"type": "mystery", "device": "plug", "mac": "000000000000"}\n',  # unknown type
 )
+
+
+_PORT_ATTEMPTS: Final = 5
+"""Tries at a port free for both UDP and TCP when any port will do."""
 
 
 @dataclass(slots=True)
@@ -263,14 +268,25 @@ class SimulatedPlug:
         """Open the UDP and TCP ports."""
         self._loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        transport, _ = await self._loop.create_datagram_endpoint(
-            lambda: _UdpServer(self), local_addr=(self.host, self.port), family=family
-        )
-        self._udp = transport
-        self.port = self._udp.get_extra_info("sockname")[1]
-        self._tcp_server = await asyncio.start_server(
-            self._serve_tcp, self.host, self.port, reuse_address=True
-        )
+        wanted = self.port
+        # A free UDP port (port 0) may be taken for TCP by another socket: then try another.
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            transport, _ = await self._loop.create_datagram_endpoint(
+                lambda: _UdpServer(self), local_addr=(self.host, wanted), family=family
+            )
+            self._udp = transport
+            self.port = transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp_server = await asyncio.start_server(
+                    self._serve_tcp, self.host, self.port, reuse_address=True
+                )
+            except OSError as err:
+                transport.close()
+                self._udp = None
+                if wanted != 0 or err.errno != errno.EADDRINUSE or attempt == _PORT_ATTEMPTS:
+                    raise
+            else:
+                return
 
     async def stop(self) -> None:
         """Close both ports and every connection."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import random
+import socket
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -186,3 +189,29 @@ def test_command_line_options() -> None:
     assert [sensor.role for sensor in simulation.sensors] == ["house-net", "water"]
     assert simulation.model.powers(0)[1] <= 10
     assert random.Random(1).random() == random.Random(options.seed).random()
+
+
+async def test_a_tcp_port_taken_after_the_udp_bind_is_retried(socket_enabled: None) -> None:
+    """Port 0 gives a free UDP port whose TCP twin may be in use: the plug takes another."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    busy = taken.getsockname()[1]
+    real_start = asyncio.start_server
+    calls: list[int] = []
+
+    async def start_server(*args: Any, **kwargs: Any) -> asyncio.Server:
+        calls.append(args[2])
+        if len(calls) == 1:  # the first free UDP port's TCP twin: pretend it is `busy`
+            return await real_start(args[0], args[1], busy, **kwargs)
+        return await real_start(*args, **kwargs)
+
+    plug = SimulatedPlug("246f280487a4", host="127.0.0.1", port=0)
+    with patch("asyncio.start_server", start_server):
+        await plug.start()
+    try:
+        assert len(calls) == 2
+        assert plug.port == calls[1]
+    finally:
+        await plug.stop()
+        taken.close()
