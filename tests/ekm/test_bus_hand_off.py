@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import termios
 from collections.abc import AsyncIterator
 
 import pytest
@@ -112,3 +113,29 @@ async def test_port_gone_while_lent_is_reported_by_the_next_transaction(
     assert not bus.is_open  # reopening failed quietly ...
     with pytest.raises(EkmPortError):
         await bus.read_meter(V4, 4)  # ... and the next transaction says so
+
+
+def configure_like_pyserial(path: str) -> None:
+    """What pyserial's open does to a port at 9600 7E1: read the settings, change, write back.
+
+    With glibc >= 2.42, writing back settings that serialx left on a terminal fails (EINVAL),
+    so ekmdevice (pyserial) could not open a port the bus had just used.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        iflag, oflag, cflag, lflag, _ispeed, _ospeed, cc = termios.tcgetattr(fd)
+        cflag = (cflag & ~(termios.CSIZE | termios.CSTOPB | termios.PARODD)) | termios.CS7
+        cflag |= termios.PARENB | termios.CLOCAL | termios.CREAD
+        speed = termios.B9600
+        termios.tcsetattr(fd, termios.TCSANOW, [iflag, oflag, cflag, lflag, speed, speed, cc])
+    finally:
+        os.close(fd)
+
+
+async def test_the_borrower_can_configure_the_port(sim: EkmBusSimulator, bus: EkmBus) -> None:
+    """The lent port is a plain terminal again, whatever serialx left on it."""
+    await bus.read_meter(V4, MeterVersion.V4)
+    async with bus.hand_off() as port:
+        await asyncio.get_running_loop().run_in_executor(None, configure_like_pyserial, port)
+    reading = await bus.read_meter(V4, MeterVersion.V4, include_b=False)
+    assert reading.address == V4

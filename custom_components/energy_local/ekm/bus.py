@@ -189,6 +189,11 @@ class EkmBus:
             if (wait := self._line_free_at - loop.time()) > 0:
                 await asyncio.sleep(wait)
             await self._drop_port()
+            if not self._network:
+                # With glibc >= 2.42 another program cannot re-apply settings to a terminal
+                # serialx configured (tcsetattr: EINVAL): lend it a plain terminal.
+                with contextlib.suppress(OSError):
+                    await loop.run_in_executor(None, reset_terminal, self.url)
             self.stats.hand_offs += 1
             try:
                 yield self.url
