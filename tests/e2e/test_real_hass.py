@@ -36,6 +36,7 @@ PASSWORD = "energy-local-e2e"
 V4 = f"sensor.omnimeter_{V4_ADDRESS}"
 V3 = f"sensor.omnimeter_{V3_ADDRESS}"
 RELAY_1 = f"switch.omnimeter_{V4_ADDRESS}_relay_1"
+HOUSEHOLD_SOLAR = "sensor.household_solar_generation"
 V4_PULSES = {
     "pulse_1_kind": "water",
     "pulse_1_factor": 10,
@@ -133,6 +134,45 @@ def energy_prefs() -> dict[str, Any]:
         ],
         "device_consumption": [],
     }
+
+
+async def _powersensor_energy_prefs(ha: Ha) -> dict[str, Any]:
+    """The EKM preferences plus household solar and the plug's own energy as a device.
+
+    Waits until the household has counted solar energy: a total still unknown would be
+    (rightly) reported by ``energy/validate`` as unavailable.
+    """
+
+    async def counted() -> dict[str, Any] | None:
+        states = await ha.states()
+        solar = states.get(f"{HOUSEHOLD_SOLAR}_energy", {}).get("state")
+        plugs = [
+            entity_id
+            for entity_id in states
+            if entity_id.startswith("sensor.powersensor_plug_") and entity_id.endswith("_energy")
+        ]
+        return states if _is_number(str(solar)) and plugs else None
+
+    states = await wait_until(counted, within=120, what="household solar energy counted")
+    plug_energy = next(
+        e for e in states if e.startswith("sensor.powersensor_plug_") and e.endswith("_energy")
+    )
+    prefs = energy_prefs()
+    prefs["energy_sources"].append(
+        {
+            "type": "solar",
+            "stat_energy_from": f"{HOUSEHOLD_SOLAR}_energy",
+            "stat_rate": f"{HOUSEHOLD_SOLAR}_power",
+            "config_entry_solar_forecast": None,
+        }
+    )
+    prefs["device_consumption"] = [
+        {
+            "stat_consumption": plug_energy,
+            "stat_rate": plug_energy.removesuffix("_energy") + "_power",
+        }
+    ]
+    return prefs
 
 
 def validation_issues(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -303,6 +343,11 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
         if integration_discovers_plugs(ROOT) and stack.info["plugs"]:
             with steps.step("powersensor discovered over zeroconf, confirmed, reporting"):
                 await _powersensor(ha, ws, steps)
+            with steps.step("energy preferences: household solar and the plug as a device"):
+                prefs = await _powersensor_energy_prefs(ha)
+                await ws.call("energy/save_prefs", **prefs)
+                saved = await ws.call("energy/get_prefs")
+                assert saved["device_consumption"] == prefs["device_consumption"], saved
 
         with steps.step("screenshots"):
             devices = await ws.call("config/device_registry/list")
