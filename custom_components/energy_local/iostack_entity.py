@@ -6,10 +6,7 @@ reports them (and only for the values they have); new ones are added when they a
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.components.sensor import RestoreSensor
@@ -17,23 +14,20 @@ from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, IoStackConfig
+from .ekm_entity import ChangeOnlyBusEntity, GuardedTotal
 from .iostack_backend import IoStackReading
 from .iostack_descriptions import (
     BINARY_SENSORS,
     SENSORS,
     IoStackBinarySensorDescription,
     IoStackSensorDescription,
-    IoStackValue,
     analog_descriptions,
     one_wire_descriptions,
 )
-
-_LOGGER = logging.getLogger(__name__)
 
 
 def iostack_device_info(
@@ -56,10 +50,8 @@ def iostack_device_info(
     return info
 
 
-class IoStackEntity(CoordinatorEntity[EkmBusCoordinator]):
-    """An entity of one ioStack. Writes state only when what it shows has changed."""
-
-    _attr_has_entity_name = True
+class IoStackEntity(ChangeOnlyBusEntity):
+    """An entity of one ioStack."""
 
     def __init__(
         self,
@@ -76,7 +68,6 @@ class IoStackEntity(CoordinatorEntity[EkmBusCoordinator]):
         self._attr_device_info = iostack_device_info(
             entry_id, iostack, coordinator.bus_device_id, self.reading
         )
-        self._shown: tuple[Any, ...] | None = None
 
     @property
     def reading(self) -> IoStackReading | None:
@@ -89,26 +80,6 @@ class IoStackEntity(CoordinatorEntity[EkmBusCoordinator]):
         """Available while the bus works and this ioStack answers."""
         state = self.coordinator.iostack_state(self.iostack.subentry_id)
         return super().available and state is not None and state.available
-
-    def _update_from_reading(self) -> None:
-        """Set the ``_attr_*`` values from the current reading (subclasses)."""
-
-    def _shown_state(self) -> tuple[Any, ...]:
-        return (self.available,)
-
-    async def async_added_to_hass(self) -> None:
-        """Take the current reading before the first write."""
-        await super().async_added_to_hass()
-        self._update_from_reading()
-        self._shown = self._shown_state()
-
-    @callback
-    def _handle_coordinator_update(self) -> None:
-        self._update_from_reading()
-        shown = self._shown_state()
-        if shown != self._shown:
-            self._shown = shown
-            self.async_write_ha_state()
 
 
 class IoStackSensor(IoStackEntity, RestoreSensor):
@@ -124,15 +95,14 @@ class IoStackSensor(IoStackEntity, RestoreSensor):
     ) -> None:
         """Set up the sensor."""
         super().__init__(coordinator, iostack, description)
-        self._last_good: float | None = None
-        self._refusing = False
+        self._total = GuardedTotal(
+            f"ioStack {iostack.address}", f"iostack_{iostack.address}_{description.key}"
+        )
 
     async def async_added_to_hass(self) -> None:
         """Restore the last published total (the high-water mark) before the first update."""
         if self.entity_description.guarded:
-            last = await self.async_get_last_sensor_data()
-            if last is not None and isinstance(last.native_value, int | float | Decimal):
-                self._last_good = float(last.native_value)
+            await self._total.async_restore(self)
         await super().async_added_to_hass()
 
     @property
@@ -147,7 +117,7 @@ class IoStackSensor(IoStackEntity, RestoreSensor):
         desc = self.entity_description
         value = desc.value_fn(reading, self.iostack) if reading else None
         if desc.guarded:
-            value = self._guard(value)
+            value = self._total.check(value, entity_id=self.entity_id, coordinator=self.coordinator)
         elif isinstance(value, datetime) and value.tzinfo is None:
             # The ioStack keeps wall time without a zone: taken as Home Assistant's zone.
             value = value.replace(tzinfo=dt_util.get_default_time_zone())
@@ -155,31 +125,6 @@ class IoStackSensor(IoStackEntity, RestoreSensor):
 
     def _shown_state(self) -> tuple[object, ...]:
         return (self.available, self._attr_native_value)
-
-    def _guard(self, value: IoStackValue) -> float | None:
-        """Publish ``value`` only if it does not move the total backwards."""
-        if not isinstance(value, int | float):
-            return self._last_good
-        if self._last_good is None or value >= self._last_good:
-            if self._refusing:
-                self._refusing = False
-                _LOGGER.info("%s: total accepted again at %s", self.entity_id, value)
-            self._last_good = value
-            return value
-        self.coordinator.diagnostics.guarded_totals[
-            f"iostack_{self.iostack.address}_{self.entity_description.key}"
-        ] += 1
-        if not self._refusing:
-            self._refusing = True
-            _LOGGER.warning(
-                "%s: ioStack %s reported %s, below the last total %s; keeping %s",
-                self.entity_id,
-                self.iostack.address,
-                value,
-                self._last_good,
-                self._last_good,
-            )
-        return self._last_good
 
 
 class IoStackBinarySensor(IoStackEntity, BinarySensorEntity):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
-from decimal import Decimal
 
 from homeassistant.components.sensor import RestoreSensor
 from homeassistant.core import HomeAssistant
@@ -13,12 +11,10 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_ENTRY_TYPE, EntryType
 from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, MeterConfig
-from .ekm_entity import EkmMeterEntity
-from .ekm_sensor_descriptions import SENSORS, EkmSensorDescription, SensorValue
+from .ekm_entity import EkmMeterEntity, GuardedTotal
+from .ekm_sensor_descriptions import SENSORS, EkmSensorDescription
 from .iostack_entity import async_setup_iostack_sensors
 from .powersensor_sensor import async_setup_powersensor_sensors
-
-_LOGGER = logging.getLogger(__name__)
 
 # Coordinator-driven: entities never poll on their own.
 PARALLEL_UPDATES = 0
@@ -59,15 +55,12 @@ class EkmSensor(EkmMeterEntity, RestoreSensor):
     ) -> None:
         """Set up the sensor."""
         super().__init__(coordinator, meter, description)
-        self._last_good: float | int | None = None
-        self._refusing = False
+        self._total = GuardedTotal(f"meter {meter.address}", description.key)
 
     async def async_added_to_hass(self) -> None:
         """Restore the last published total (the high-water mark) before the first update."""
         if self.entity_description.guarded:
-            last = await self.async_get_last_sensor_data()
-            if last is not None and isinstance(last.native_value, int | float | Decimal):
-                self._last_good = float(last.native_value)
+            await self._total.async_restore(self)
         await super().async_added_to_hass()
 
     def _update_from_reading(self) -> None:
@@ -75,7 +68,15 @@ class EkmSensor(EkmMeterEntity, RestoreSensor):
         desc = self.entity_description
         value = desc.value_fn(dict(reading.values), self.meter) if reading else None
         if desc.guarded:
-            value = self._guard(value)
+            value = self._total.check(
+                value,
+                entity_id=self.entity_id,
+                coordinator=self.coordinator,
+                may_fall=lambda: any(
+                    self.coordinator.consume_reset(self.meter.subentry_id, name)
+                    for name in desc.reset_by
+                ),
+            )
         elif isinstance(value, datetime) and value.tzinfo is None:
             # The meter keeps local wall time without a zone: it is HA's zone.
             value = value.replace(tzinfo=dt_util.get_default_time_zone())
@@ -83,31 +84,3 @@ class EkmSensor(EkmMeterEntity, RestoreSensor):
 
     def _shown_state(self) -> tuple[object, ...]:
         return (self.available, self._attr_native_value)
-
-    def _guard(self, value: SensorValue) -> float | int | None:
-        """Publish ``value`` only if it does not move the total backwards."""
-        if not isinstance(value, int | float):
-            return self._last_good
-        desc = self.entity_description
-        if (
-            self._last_good is None
-            or value >= self._last_good
-            or any(self.coordinator.consume_reset(self.meter.subentry_id, f) for f in desc.reset_by)
-        ):
-            if self._refusing:
-                self._refusing = False
-                _LOGGER.info("%s: total accepted again at %s", self.entity_id, value)
-            self._last_good = value
-            return self._last_good
-        self.coordinator.diagnostics.guarded_totals[desc.key] += 1
-        if not self._refusing:
-            self._refusing = True
-            _LOGGER.warning(
-                "%s: meter %s reported %s, below the last total %s; keeping %s",
-                self.entity_id,
-                self.meter.address,
-                value,
-                self._last_good,
-                self._last_good,
-            )
-        return self._last_good
