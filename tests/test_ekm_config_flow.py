@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 from unittest.mock import patch
@@ -214,12 +215,37 @@ async def test_meter_flow_when_the_port_fails(hass: HomeAssistant, ekm_bus: SimB
     entry = bus_entry(ekm_bus.port, [])
     await setup_entry(hass, entry)
     flow_id = await _meter_flow(hass, entry.entry_id)
-    await entry.runtime_data.bus.close()
-    with patch("serialx.create_serial_connection", side_effect=FileNotFoundError(2, "gone")):
-        result = await hass.config_entries.subentries.async_configure(
-            flow_id, {"address": V4_ADDRESS, "version": "auto", **PULSES_NONE}
-        )
+    await ekm_bus.sim.stop()  # the adapter is unplugged: its device node goes
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"address": V4_ADDRESS, "version": "auto", **PULSES_NONE}
+    )
     assert result["errors"] == {"base": "bus_not_ready"}
+
+
+async def test_a_meter_added_while_the_bus_reloads(hass: HomeAssistant, ekm_bus: SimBus) -> None:
+    """Meters added back to back: the second flow waits for the reload the first started.
+
+    It must neither fail nor read through the unloaded bus (which would take the port away
+    from the bus that replaces it).
+    """
+    entry = bus_entry(ekm_bus.port, [])
+    await setup_entry(hass, entry)
+    old = entry.runtime_data
+    flow_id = await _meter_flow(hass, entry.entry_id)
+    hass.config_entries.async_schedule_reload(entry.entry_id)
+    async with asyncio.timeout(5):
+        while old.bus.is_open or entry.state is ConfigEntryState.LOADED:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"address": V4_ADDRESS, "version": "auto", **PULSES_NONE}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not old
+    assert not old.bus.is_open
+    assert V4_ADDRESS in {meter.address for meter in entry.runtime_data.meters.values()}
+    assert hass.states.get("sensor.omnimeter_300001285_power").state != "unavailable"
 
 
 async def test_reconfigure_a_meter(hass: HomeAssistant, ekm_bus: SimBus) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
-from typing import Any
+import time
+from typing import Any, Final
 
 import probatio as vol
 from homeassistant.components import usb
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
@@ -89,6 +92,35 @@ from .powersensor_flow import (
 )
 
 VERSION_AUTO = "auto"
+
+# Adding a meter or ioStack reloads the bus entry (about a second); a subentry flow that wants
+# to read from the bus meanwhile waits for the new coordinator instead of failing.
+BUS_RELOAD_WAIT: Final = 15.0
+_RELOADING = (
+    ConfigEntryState.NOT_LOADED,
+    ConfigEntryState.SETUP_IN_PROGRESS,
+    ConfigEntryState.UNLOAD_IN_PROGRESS,
+)
+
+
+async def async_bus_coordinator(
+    entry: EkmBusConfigEntry, *, replacing: EkmBusCoordinator | None = None
+) -> EkmBusCoordinator | None:
+    """The coordinator of the loaded bus entry, waiting while it reloads; None if it fails.
+
+    With ``replacing``, wait for a coordinator other than that one (it was just unloaded).
+    """
+    deadline = time.monotonic() + BUS_RELOAD_WAIT
+    while True:
+        if entry.state is ConfigEntryState.LOADED:
+            coordinator: EkmBusCoordinator = entry.runtime_data
+            if coordinator is not replacing:
+                return coordinator
+        elif entry.state not in _RELOADING:
+            return None  # setup failed (port gone, …): nothing to wait for
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(0.1)
 
 
 def _port_error(err: EkmPortError) -> str:
@@ -372,26 +404,30 @@ _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSW
 class MeterSubentryFlow(ConfigSubentryFlow):
     """Add or reconfigure one meter on a bus: read it first, refuse what does not answer."""
 
-    def _bus(self) -> EkmBus | None:
-        entry: EkmBusConfigEntry = self._get_entry()
-        coordinator = getattr(entry, "runtime_data", None)
-        return coordinator.bus if coordinator is not None else None
-
     async def _probe(self, address: str, version: str) -> MeterVersion | str:
         """Read the meter (detecting its version when asked); return it, or an error key."""
-        bus = self._bus()
-        if bus is None:
-            return "bus_not_ready"
-        try:
-            if version == VERSION_AUTO:
-                found = await bus.identify(address)
-            else:
-                found = MeterVersion(int(version))
-                await bus.read_meter(address, found, include_b=False)
-        except EkmPortError:
-            return "bus_not_ready"
-        except EkmError:
-            return "meter_not_responding"
+        entry: EkmBusConfigEntry = self._get_entry()
+        coordinator: EkmBusCoordinator | None = None
+        for _attempt in range(2):
+            coordinator = await async_bus_coordinator(entry, replacing=coordinator)
+            if coordinator is None:
+                break
+            try:
+                return await self._read(coordinator.bus, address, version)
+            except EkmPortError:
+                # Unless the entry began reloading under us (closing our bus), the port failed.
+                if entry.state is ConfigEntryState.LOADED and entry.runtime_data is coordinator:
+                    break
+            except EkmError:
+                return "meter_not_responding"
+        return "bus_not_ready"
+
+    @staticmethod
+    async def _read(bus: EkmBus, address: str, version: str) -> MeterVersion:
+        if version == VERSION_AUTO:
+            return await bus.identify(address)
+        found = MeterVersion(int(version))
+        await bus.read_meter(address, found, include_b=False)
         return found
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
@@ -563,13 +599,9 @@ class IoStackSubentryFlow(ConfigSubentryFlow):
     _name: str | None = None
     _reading: IoStackReading | None = None
 
-    def _coordinator(self) -> EkmBusCoordinator | None:
-        entry: EkmBusConfigEntry = self._get_entry()
-        return getattr(entry, "runtime_data", None)
-
     async def _probe(self, address: str) -> SubentryFlowResult | str | None:
         """Read the ioStack: None when it answered, else an error key or an abort."""
-        coordinator = self._coordinator()
+        coordinator = await async_bus_coordinator(self._get_entry())
         if coordinator is None:
             return "bus_not_ready"
         try:

@@ -261,3 +261,22 @@ async def test_cancelled_read_still_closes_and_frees_the_bus(
     await settle(sim, CLOSE_FRAME)
     bus.timeout = 0.1
     assert (await bus.read_meter(V3, 3)).address == V3
+
+
+async def test_a_closed_bus_stays_closed_until_opened(sim: EkmBusSimulator, bus: EkmBus) -> None:
+    """After close() nothing reopens the port behind the back of whoever owns it next."""
+    await bus.read_meter(V4, MeterVersion.V4, include_b=False)
+    await bus.close()
+    sent = len(host_frames(sim))
+    with pytest.raises(EkmPortError, match="closed"):
+        await bus.read_meter(V4, MeterVersion.V4, include_b=False)
+    with pytest.raises(EkmPortError, match="closed"):
+        await bus.set_relay(V4, Relay.RELAY_1, RelayState.CLOSED)
+    assert not bus.is_open
+    assert len(host_frames(sim)) == sent
+    # Another owner can take the port meanwhile; open() makes this bus usable again after.
+    async with EkmBus(bus.url, timeout=0.1) as other:
+        other.char_time = 0.0
+        assert (await other.read_meter(V4, MeterVersion.V4, include_b=False)).address == V4
+    await bus.open()
+    assert (await bus.read_meter(V4, MeterVersion.V4, include_b=False)).address == V4

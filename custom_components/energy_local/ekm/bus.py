@@ -155,6 +155,8 @@ class EkmBus:
         self._line_free_at = 0.0
         self._consecutive_timeouts = 0
         self._network = url.startswith(("socket://", "tcp://", "rfc2217://", "esphome"))
+        # Set by close(): the port stays released (no transaction reopens it) until open().
+        self._closed = False
 
     # --- port lifecycle --------------------------------------------------------------------
 
@@ -166,11 +168,18 @@ class EkmBus:
     async def open(self) -> None:
         """Open the port now (it is otherwise opened on first use and after it vanishes)."""
         async with self._lock:
+            self._closed = False
             await self._ensure_open()
 
     async def close(self) -> None:
-        """Release the port. Waits for a running transaction to finish first."""
+        """Release the port for good. Waits for a running transaction to finish first.
+
+        Later transactions fail with :class:`EkmPortError` instead of reopening the port, so a
+        caller still holding this bus (a flow, an action) cannot take the port away from the
+        bus that replaced it; :meth:`open` makes it usable again.
+        """
         async with self._lock:
+            self._closed = True
             await self._drop_port()
 
     @contextlib.asynccontextmanager
@@ -231,6 +240,8 @@ class EkmBus:
     async def _ensure_open(self) -> _Receiver:
         if self._receiver is not None and not self._receiver.lost:
             return self._receiver
+        if self._closed:
+            raise EkmPortError(f"the bus on {self.url} was closed")
         await self._drop_port()
         receiver = _Receiver(self._port_lost)
         try:
