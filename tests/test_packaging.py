@@ -338,3 +338,12 @@ def test_readme_has_the_documentation_the_scale_claims(rule: str, heading: str) 
     """A docs-* rule marked done has its section in README.md."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert re.search(rf"^#+ {re.escape(heading)}\b", readme, re.MULTILINE), rule
+
+
+def test_readme_pictures_exist() -> None:
+    """Every picture README.md shows is committed (HACS renders README as the repository page)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    assert len(pictures) >= 5
+    for picture in pictures:
+        _png_size(ROOT / picture)

@@ -17,7 +17,7 @@ from scripts.devenv import netns
 
 from .ha_client import CLIENT_ID, HA_INSIDE
 
-_FLAGS = (
+FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -68,7 +68,7 @@ async def screenshot(chromium: str, namespace: str, url: str, png: Path) -> None
         process = await asyncio.create_subprocess_exec(
             *netns.exec_prefix(namespace),
             chromium,
-            *_FLAGS,
+            *FLAGS,
             f"--user-data-dir={profile}",
             f"--screenshot={png}",
             url,

@@ -13,7 +13,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from scripts.devenv import netns
 from scripts.devenv.stack import V3_ADDRESS, V4_ADDRESS, integration_discovers_plugs
 
 from .browser import ensure_chromium, logged_in_url, picture_facts, screenshot
+from .cdp import Browser, open_browser
 from .conftest import ARTIFACTS, ROOT, RealStack
 from .ha_client import Ha, HaError, Ws, form_values, wait_until
 
@@ -262,6 +263,9 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
             )
             await _shot(ha, chromium, stack, "discovered", "/config/integrations/dashboard", steps)
 
+        with steps.step("walkthrough clicked in Chromium: Add integration, the menu, the bus form"):
+            await _click_through(ha, chromium, stack, steps, _add_bus_dialogs)
+
         with steps.step("bus config flow"):
             form = await ha.call(
                 "POST", "/api/config/config_entries/flow", json={"handler": "energy_local"}
@@ -350,6 +354,9 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
                 await ws.call("energy/save_prefs", **prefs)
                 saved = await ws.call("energy/get_prefs")
                 assert saved["device_consumption"] == prefs["device_consumption"], saved
+
+        with steps.step("walkthrough clicked in Chromium: Add meter"):
+            await _click_through(ha, chromium, stack, steps, _add_meter_dialog)
 
         with steps.step("screenshots"):
             devices = await ws.call("config/device_registry/list")
@@ -457,6 +464,53 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+type Walk = Callable[[Browser, str], Awaitable[dict[str, Path]]]
+
+
+async def _click_through(ha: Ha, chromium: str, stack: RealStack, steps: Steps, walk: Walk) -> None:
+    """Drive the real frontend like a user, screenshotting each dialog; the texts it waits
+    for are our translations, so this also proves the frontend shows them."""
+    code = await ha.login_code(USER, PASSWORD)
+    async with open_browser(chromium, stack.namespace) as browser:
+        shots = await walk(browser, code)
+    for name, png in shots.items():
+        steps.facts["screenshots"][name] = {
+            "file": str(png.relative_to(ROOT)),
+            **picture_facts(png),
+        }
+
+
+async def _add_bus_dialogs(browser: Browser, code: str) -> dict[str, Path]:
+    """Add integration → Energy Local: (the discovered plug is offered first) the menu of
+    what to add, then the EKM bus form. The dialog is left open: the bus is added over REST."""
+    await browser.open_page(
+        logged_in_url("/config/integrations/dashboard/add?domain=energy_local", code)
+    )
+    await browser.click_text("OK", ("ha-button",))
+    await browser.click_text("Set up another instance of Energy Local")
+    await browser.wait_for_text("EKM RS-485 bus (Omnimeters)")
+    await browser.wait_for_text("Powersensor plug by address")
+    menu = ARTIFACTS / "flow_menu.png"
+    await browser.screenshot(menu)
+    await browser.click_text("EKM RS-485 bus (Omnimeters)")
+    await browser.wait_for_text("Add an EKM RS-485 bus")
+    await asyncio.sleep(0.5)  # the dialog's opening animation
+    bus = ARTIFACTS / "flow_bus.png"
+    await browser.screenshot(bus)
+    return {"flow_menu": menu, "flow_bus": bus}
+
+
+async def _add_meter_dialog(browser: Browser, code: str) -> dict[str, Path]:
+    """The integration page → Add meter: the meter form (left open, not submitted)."""
+    await browser.open_page(logged_in_url("/config/integrations/integration/energy_local", code))
+    await browser.click_text("Add meter")
+    await browser.wait_for_text("Add an Omnimeter")
+    await asyncio.sleep(0.5)
+    meter = ARTIFACTS / "flow_meter.png"
+    await browser.screenshot(meter)
+    return {"flow_meter": meter}
 
 
 async def _shot(
