@@ -103,6 +103,28 @@ _RELOADING = (
 )
 
 
+def _new_address(
+    entry: ConfigEntry,
+    raw: str,
+    subentry_type: str,
+    errors: dict[str, str],
+    *,
+    duplicate: str = "already_configured",
+) -> str | None:
+    """``raw`` as a normalized address not yet on the bus; else None and the field's error."""
+    try:
+        address = normalize_address(raw)
+    except InvalidAddressError:
+        errors[CONF_ADDRESS] = "invalid_address"
+        return None
+    if any(
+        sub.data[CONF_ADDRESS] == address for sub in entry.get_subentries_of_type(subentry_type)
+    ):
+        errors[CONF_ADDRESS] = duplicate
+        return None
+    return address
+
+
 async def async_bus_coordinator(
     entry: EkmBusConfigEntry, *, replacing: EkmBusCoordinator | None = None
 ) -> EkmBusCoordinator | None:
@@ -434,32 +456,24 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         """Ask for the address (and optionally version, password, pulse inputs)."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            try:
-                address = normalize_address(user_input[CONF_ADDRESS])
-            except InvalidAddressError:
-                errors[CONF_ADDRESS] = "invalid_address"
-            else:
-                taken = {
-                    sub.data[CONF_ADDRESS]
-                    for sub in self._get_entry().get_subentries_of_type(SUBENTRY_METER)
-                }
-                if address in taken:
-                    errors[CONF_ADDRESS] = "already_configured"
+            address = _new_address(
+                self._get_entry(), user_input[CONF_ADDRESS], SUBENTRY_METER, errors
+            )
+            if address is not None:
+                version = await self._probe(address, user_input[CONF_VERSION])
+                if isinstance(version, str):
+                    errors["base"] = version
                 else:
-                    version = await self._probe(address, user_input[CONF_VERSION])
-                    if isinstance(version, str):
-                        errors["base"] = version
-                    else:
-                        return self.async_create_entry(
-                            title=f"Omnimeter {address.lstrip('0') or '0'}",
-                            data={
-                                CONF_ADDRESS: address,
-                                CONF_VERSION: version.value,
-                                CONF_PASSWORD: user_input.get(CONF_PASSWORD) or DEFAULT_PASSWORD,
-                                CONF_PULSE_INPUTS: _pulse_inputs(user_input),
-                            },
-                            unique_id=address,
-                        )
+                    return self.async_create_entry(
+                        title=f"Omnimeter {address.lstrip('0') or '0'}",
+                        data={
+                            CONF_ADDRESS: address,
+                            CONF_VERSION: version.value,
+                            CONF_PASSWORD: user_input.get(CONF_PASSWORD) or DEFAULT_PASSWORD,
+                            CONF_PULSE_INPUTS: _pulse_inputs(user_input),
+                        },
+                        unique_id=address,
+                    )
         schema = vol.Schema(
             {
                 vol.Required(CONF_ADDRESS): TextSelector(),
@@ -631,18 +645,16 @@ class IoStackSubentryFlow(ConfigSubentryFlow):
         """Ask for the ioStack's address (and a name); read it before going on."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            try:
-                address = normalize_address(user_input[CONF_ADDRESS])
-            except InvalidAddressError:
-                errors[CONF_ADDRESS] = "invalid_address"
-            else:
-                taken = {
-                    sub.data[CONF_ADDRESS]
-                    for sub in self._get_entry().get_subentries_of_type(SUBENTRY_IOSTACK)
-                }
-                if address in taken:
-                    errors[CONF_ADDRESS] = "iostack_already_configured"
-                elif isinstance(outcome := await self._probe(address), str):
+            address = _new_address(
+                self._get_entry(),
+                user_input[CONF_ADDRESS],
+                SUBENTRY_IOSTACK,
+                errors,
+                duplicate="iostack_already_configured",
+            )
+            if address is not None:
+                outcome = await self._probe(address)
+                if isinstance(outcome, str):
                     errors["base"] = outcome
                 elif outcome is not None:
                     return outcome

@@ -35,6 +35,7 @@ from .const import (
     CONF_OFFSET,
     CONF_PASSWORD,
     CONF_POLL_INTERVAL,
+    CONF_PORT,
     CONF_PULSE_FACTOR,
     CONF_PULSE_INPUTS,
     CONF_PULSE_KIND,
@@ -80,6 +81,12 @@ class PulseInput:
 
     kind: PulseKind = PulseKind.NONE
     factor: float = 1.0
+
+    def apply(self, count: float | None) -> float | None:
+        """The amount ``count`` pulses stand for (plain counts stay counts)."""
+        if count is None or self.kind is PulseKind.NONE:
+            return count
+        return round(count * self.factor, 6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,14 +239,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         )
         self.bus = bus
         self.block_b_every = int(entry.options.get(CONF_BLOCK_B_EVERY, DEFAULT_BLOCK_B_EVERY))
-        self.meters = {
-            sub.subentry_id: MeterConfig.from_subentry(sub)
-            for sub in entry.get_subentries_of_type(SUBENTRY_METER)
-        }
-        self.iostacks = {
-            sub.subentry_id: IoStackConfig.from_subentry(sub)
-            for sub in entry.get_subentries_of_type(SUBENTRY_IOSTACK)
-        }
+        self.meters, self.iostacks = _devices_of(entry)
         self.iostack_api: EkmDeviceApi | None = None
         self.diagnostics = BusDiagnostics()
         self.bus_device_id: str | None = None  # set by setup once the bus device exists
@@ -298,13 +298,9 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             raise
         except EkmError as err:
             self.diagnostics.meter_failures[meter.address] += 1
-            if meter.subentry_id not in self._unavailable_logged:
-                self._unavailable_logged.add(meter.subentry_id)
-                _LOGGER.warning("Meter %s is not answering: %s", meter.address, err)
+            self._log_gone(meter.subentry_id, f"Meter {meter.address}", err)
             return MeterState(last, available=False)
-        if meter.subentry_id in self._unavailable_logged:
-            self._unavailable_logged.discard(meter.subentry_id)
-            _LOGGER.info("Meter %s is answering again", meter.address)
+        self._log_back(meter.subentry_id, f"Meter {meter.address}")
         if not need_b and last is not None:
             reading = _keep_block_b(reading, last)
         return MeterState(reading, available=True)
@@ -372,15 +368,23 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
     ) -> IoStackState:
         if isinstance(result, IoStackError):
             self.diagnostics.iostack_failures[iostack.address] += 1
-            if iostack.subentry_id not in self._unavailable_logged:
-                self._unavailable_logged.add(iostack.subentry_id)
-                _LOGGER.warning("ioStack %s is not answering: %s", iostack.address, result)
+            self._log_gone(iostack.subentry_id, f"ioStack {iostack.address}", result)
             previous = self.iostack_state(iostack.subentry_id)
             return IoStackState(previous.reading if previous else None, available=False)
-        if iostack.subentry_id in self._unavailable_logged:
-            self._unavailable_logged.discard(iostack.subentry_id)
-            _LOGGER.info("ioStack %s is answering again", iostack.address)
+        self._log_back(iostack.subentry_id, f"ioStack {iostack.address}")
         return IoStackState(result, available=True)
+
+    def _log_gone(self, subentry_id: str, device: str, err: Exception) -> None:
+        """Log once that a device stopped answering (not again until it is back)."""
+        if subentry_id not in self._unavailable_logged:
+            self._unavailable_logged.add(subentry_id)
+            _LOGGER.warning("%s is not answering: %s", device, err)
+
+    def _log_back(self, subentry_id: str, device: str) -> None:
+        """Log once that a device that had stopped answering is answering again."""
+        if subentry_id in self._unavailable_logged:
+            self._unavailable_logged.discard(subentry_id)
+            _LOGGER.info("%s is answering again", device)
 
     def _iostack_port_failed(self, err: IoStackPortError) -> None:
         """The port did not open for ekmdevice: a repair issue for network ports (meters go on)."""
@@ -429,6 +433,14 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             )
         else:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    def devices_changed(self) -> bool:
+        """Whether the entry's meters, ioStacks or port differ from what this polls."""
+        entry = self.config_entry
+        return entry.data[CONF_PORT] != self.bus.url or _devices_of(entry) != (
+            self.meters,
+            self.iostacks,
+        )
 
     def apply_options(self) -> None:
         """Take a changed poll interval / block-B rate without reopening the port."""
@@ -510,6 +522,21 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         except EkmPortError:
             return  # the next poll reports the port
         self.async_set_updated_data({**(self.data or {}), meter.subentry_id: state})
+
+
+def _devices_of(
+    entry: ConfigEntry,
+) -> tuple[dict[str, MeterConfig], dict[str, IoStackConfig]]:
+    """The meters and ioStacks a bus entry's subentries describe, by subentry id."""
+    meters = {
+        sub.subentry_id: MeterConfig.from_subentry(sub)
+        for sub in entry.get_subentries_of_type(SUBENTRY_METER)
+    }
+    iostacks = {
+        sub.subentry_id: IoStackConfig.from_subentry(sub)
+        for sub in entry.get_subentries_of_type(SUBENTRY_IOSTACK)
+    }
+    return meters, iostacks
 
 
 def _keep_block_b(reading: MeterReading, last: MeterReading) -> MeterReading:

@@ -104,10 +104,7 @@ def _power_factor(line: int) -> Callable[[Values, MeterConfig], SensorValue]:
 def _pulses(index: int) -> Callable[[Values, MeterConfig], SensorValue]:
     def value(values: Values, meter: MeterConfig) -> SensorValue:
         count: int | None = values.get(f"Pulse_Cnt_{index}")
-        pulse = meter.pulse_inputs[index - 1]
-        if count is None:
-            return None
-        return count if pulse.kind is PulseKind.NONE else round(count * pulse.factor, 6)
+        return meter.pulse_inputs[index - 1].apply(count)
 
     return value
 

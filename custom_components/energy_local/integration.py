@@ -10,16 +10,9 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import (
-    CONF_ENTRY_TYPE,
-    CONF_PORT,
-    DOMAIN,
-    SUBENTRY_IOSTACK,
-    SUBENTRY_METER,
-    EntryType,
-)
+from .const import CONF_ENTRY_TYPE, CONF_PORT, DOMAIN, EntryType
 from .ekm import EkmBus, EkmPortError
-from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, IoStackConfig, MeterConfig
+from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator
 from .powersensor_home import PowersensorHome
 from .services import async_setup_services
 
@@ -98,19 +91,7 @@ async def _async_setup_ekm_bus(hass: HomeAssistant, entry: EkmBusConfigEntry) ->
 async def _async_entry_updated(hass: HomeAssistant, entry: EkmBusConfigEntry) -> None:
     """Meters or ioStacks added, removed or changed: reload. Only options: apply in place."""
     coordinator = entry.runtime_data
-    meters = {
-        sub.subentry_id: MeterConfig.from_subentry(sub)
-        for sub in entry.get_subentries_of_type(SUBENTRY_METER)
-    }
-    iostacks = {
-        sub.subentry_id: IoStackConfig.from_subentry(sub)
-        for sub in entry.get_subentries_of_type(SUBENTRY_IOSTACK)
-    }
-    if (
-        meters != coordinator.meters
-        or iostacks != coordinator.iostacks
-        or entry.data[CONF_PORT] != coordinator.bus.url
-    ):
+    if coordinator.devices_changed():
         hass.config_entries.async_schedule_reload(entry.entry_id)
     else:
         coordinator.apply_options()

@@ -54,11 +54,7 @@ class IoStackBinarySensorDescription(BinarySensorEntityDescription):
 
 def _pulses(number: int) -> Callable[[IoStackReading, IoStackConfig], IoStackValue]:
     def value(reading: IoStackReading, config: IoStackConfig) -> IoStackValue:
-        count = reading.pulse_counts[number - 1]
-        pulse = config.pulse_inputs[number - 1]
-        if count is None:
-            return None
-        return count if pulse.kind is PulseKind.NONE else round(count * pulse.factor, 6)
+        return config.pulse_inputs[number - 1].apply(reading.pulse_counts[number - 1])
 
     return value
 
