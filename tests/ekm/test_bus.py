@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from unittest.mock import patch
 
 import pytest
@@ -22,31 +21,12 @@ from custom_components.energy_local.ekm import (
     RelayState,
 )
 from custom_components.energy_local.ekm.frames import CLOSE_FRAME, ct_ratio_frame
-from simulators.ekm_bus import Direction, EkmBusSimulator, FaultKind
+from simulators.ekm_bus import EkmBusSimulator, FaultKind
 
-V4 = "000300001285"
-V3 = "000010006388"
+from .bus_helpers import V3, V4, host_frames
+
 A = b"/?00030000128500!\r\n"
 B = b"/?00030000128501!\r\n"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[EkmBusSimulator]:
-    simulator = EkmBusSimulator([(V4, 4), (V3, 3)], paced=False, seed=3)
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def bus(sim: EkmBusSimulator) -> AsyncIterator[EkmBus]:
-    ekm = EkmBus(await sim.start_pty(), timeout=0.1)
-    ekm.char_time = 0.0  # the unpaced simulator answers at once
-    yield ekm
-    await ekm.close()
-
-
-def host_frames(sim: EkmBusSimulator) -> list[bytes]:
-    return [entry.data for entry in sim.transcript if entry.direction is Direction.HOST]
 
 
 async def settle(sim: EkmBusSimulator, frame: bytes) -> None:

@@ -6,35 +6,14 @@ import asyncio
 import fcntl
 import os
 import termios
-from collections.abc import AsyncIterator
 
 import pytest
 
 from custom_components.energy_local.ekm import EkmBus, EkmPortError, MeterVersion
 from custom_components.energy_local.ekm.frames import CLOSE_FRAME
-from simulators.ekm_bus import Direction, EkmBusSimulator
+from simulators.ekm_bus import EkmBusSimulator
 
-V4 = "000300001285"
-V3 = "000010006388"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[EkmBusSimulator]:
-    simulator = EkmBusSimulator([(V4, 4), (V3, 3)], paced=False, seed=3)
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def bus(sim: EkmBusSimulator) -> AsyncIterator[EkmBus]:
-    ekm = EkmBus(await sim.start_pty(), timeout=0.1)
-    ekm.char_time = 0.0
-    yield ekm
-    await ekm.close()
-
-
-def host_frames(sim: EkmBusSimulator) -> list[bytes]:
-    return [entry.data for entry in sim.transcript if entry.direction is Direction.HOST]
+from .bus_helpers import V3, V4, host_frames
 
 
 def lock_exclusively(path: str) -> int:
