@@ -8,14 +8,10 @@ import pytest
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.components.recorder.common import (
-    async_wait_recording_done,
-    do_adhoc_statistics,
-)
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from tests.ekm_ha_helpers import V4_ADDRESS, SimBus, bus_entry, meter_subentry, setup_entry
+from tests.energy_helpers import compile_statistics, save_energy_prefs, validate_energy
 
 PULSES = [
     {"kind": "water", "factor": 10.0},
@@ -44,12 +40,7 @@ async def test_energy_validate_reports_no_issue(
     assert await async_setup_component(hass, "energy", {})
     await hass.async_block_till_done()
     # Let the recorder store the states and compile statistics, as it does every 5 minutes.
-    await async_wait_recording_done(hass)
-    now = dt_util.utcnow()
-    do_adhoc_statistics(
-        hass, start=now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
-    )
-    await async_wait_recording_done(hass)
+    await compile_statistics(hass)
     client = await hass_ws_client(hass)
     prefs = {
         "energy_sources": [
@@ -83,15 +74,9 @@ async def test_energy_validate_reports_no_issue(
         ],
         "device_consumption": [],
     }
-    await client.send_json_auto_id({"type": "energy/save_prefs", **prefs})
-    saved = await client.receive_json()
-    assert saved["success"], saved
-    await hass.async_block_till_done()
+    await save_energy_prefs(hass, client, prefs)
 
-    await client.send_json_auto_id({"type": "energy/validate"})
-    result = await client.receive_json()
-    assert result["success"], result
-    validation = result["result"]
+    validation = await validate_energy(client)
     assert len(validation["energy_sources"]) == 3
     assert validation == {
         "energy_sources": [[], [], []],

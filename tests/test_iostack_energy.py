@@ -9,14 +9,10 @@ import pytest
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.components.recorder.common import (
-    async_wait_recording_done,
-    do_adhoc_statistics,
-)
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from tests.ekm_ha_helpers import SimBus, bus_entry, setup_entry
+from tests.energy_helpers import compile_statistics, save_energy_prefs, validate_energy
 from tests.iostack_helpers import IOSTACK_ADDRESS, iostack_subentry
 
 PULSES = [
@@ -60,12 +56,7 @@ async def test_energy_validate_accepts_iostack_totals(
     )
     assert await async_setup_component(hass, "energy", {})
     await hass.async_block_till_done()
-    await async_wait_recording_done(hass)
-    now = dt_util.utcnow()
-    do_adhoc_statistics(
-        hass, start=now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
-    )
-    await async_wait_recording_done(hass)
+    await compile_statistics(hass)
     client = await hass_ws_client(hass)
     prefs = {
         "energy_sources": [
@@ -74,14 +65,8 @@ async def test_energy_validate_accepts_iostack_totals(
         ],
         "device_consumption": [{"stat_consumption": f"{DEV}_energy_input_3"}],
     }
-    await client.send_json_auto_id({"type": "energy/save_prefs", **prefs})
-    saved = await client.receive_json()
-    assert saved["success"], saved
-    await hass.async_block_till_done()
-    await client.send_json_auto_id({"type": "energy/validate"})
-    result = await client.receive_json()
-    assert result["success"], result
-    assert result["result"] == {
+    await save_energy_prefs(hass, client, prefs)
+    assert await validate_energy(client) == {
         "energy_sources": [[], []],
         "device_consumption": [[]],
         "device_consumption_water": [],

@@ -9,13 +9,8 @@ import pytest
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
-)
-from pytest_homeassistant_custom_component.components.recorder.common import (
-    async_wait_recording_done,
-    do_adhoc_statistics,
 )
 from pytest_homeassistant_custom_component.typing import (
     ClientSessionGenerator,
@@ -24,6 +19,7 @@ from pytest_homeassistant_custom_component.typing import (
 
 from simulators.powersensor_plug import Simulation
 from tests.ekm_ha_helpers import wait_for
+from tests.energy_helpers import compile_statistics, save_energy_prefs, validate_energy
 from tests.ps_ha_helpers import home_entry, plugs_of, start_sim, state_value
 
 HOUSEHOLD = "sensor.household"
@@ -87,22 +83,11 @@ async def test_energy_validate_accepts_the_household_and_water(
             {"stat_consumption": "sensor.powersensor_plug_0487a4_energy"},
         ],
     }
-    await client.send_json_auto_id({"type": "energy/save_prefs", **prefs})
-    saved = await client.receive_json()
-    assert saved["success"], saved
     # The grid's two power sensors make the energy integration create a net-power sensor:
     # let it appear, then compile statistics as the recorder does every 5 minutes.
-    await hass.async_block_till_done()
-    await async_wait_recording_done(hass)
-    now = dt_util.utcnow()
-    do_adhoc_statistics(
-        hass, start=now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
-    )
-    await async_wait_recording_done(hass)
-    await client.send_json_auto_id({"type": "energy/validate"})
-    result = await client.receive_json()
-    assert result["success"], result
-    assert result["result"] == {
+    await save_energy_prefs(hass, client, prefs)
+    await compile_statistics(hass)
+    assert await validate_energy(client) == {
         "energy_sources": [[], [], []],
         "device_consumption": [[]],
         "device_consumption_water": [],
