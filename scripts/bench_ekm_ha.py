@@ -28,7 +28,7 @@ from pytest_homeassistant_custom_component.common import (  # noqa: E402
 )
 
 from simulators.ekm_bus import EkmBusSimulator  # noqa: E402
-from tests.ekm_ha_helpers import (  # noqa: E402
+from tests.ekm_bus.helpers import (  # noqa: E402
     MidpointRng,
     bus_entry,
     frozen_clock,

@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.common import (  # noqa: E402
 )
 
 from simulators.powersensor_plug import SimOptions, SimulatedSensor, Simulation  # noqa: E402
-from tests.ps_ha_helpers import home_entry, plugs_of  # noqa: E402
+from tests.powersensor_home.helpers import home_entry, plugs_of  # noqa: E402
 
 OPTIONS = SimOptions(plug_interval_s=0.1, sensor_interval_s=3.0, water=True, relay_all=True)
 

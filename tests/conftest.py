@@ -1,9 +1,9 @@
 """Fixtures shared by every test."""
 
-from __future__ import annotations
-
+import dataclasses
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 from unittest.mock import patch
@@ -13,6 +13,17 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@contextmanager
+def only_platform(entry_type: Any, platform: Any) -> Iterator[None]:
+    """Set entries of ``entry_type`` up with one platform only (snapshots per platform)."""
+    from custom_components.energy_local.families import FAMILIES  # noqa: PLC0415
+
+    family = FAMILIES[entry_type]
+    narrowed = dataclasses.replace(family, platforms={platform: family.platforms[platform]})
+    with patch.dict(FAMILIES, {entry_type: narrowed}):  # type: ignore[arg-type]
+        yield
 
 
 def load_fixture(relative: str) -> Any:
@@ -48,14 +59,16 @@ class FakePlugBrowser:
 def fake_plug_browser() -> Iterator[type[FakePlugBrowser]]:
     """Replace the zeroconf browser of the Powersensor home; tests call ``on_found``."""
     FakePlugBrowser.instances = []
-    with patch("custom_components.energy_local.powersensor_home.PlugBrowser", FakePlugBrowser):
+    with patch(
+        "custom_components.energy_local.powersensor_home.coordinator.PlugBrowser", FakePlugBrowser
+    ):
         yield FakePlugBrowser
 
 
 @pytest.fixture
 async def ekm_bus() -> Any:
     """A simulated EKM bus on a pseudo-terminal: one v4 and one v3 meter, time frozen."""
-    from tests.ekm_ha_helpers import V3_ADDRESS, V4_ADDRESS, start_sim_bus  # noqa: PLC0415
+    from tests.ekm_bus.helpers import V3_ADDRESS, V4_ADDRESS, start_sim_bus  # noqa: PLC0415
 
     bus = await start_sim_bus([(V4_ADDRESS, 4), (V3_ADDRESS, 3)])
     yield bus
@@ -69,7 +82,7 @@ def ekmdevice_standin() -> Iterator[Any]:
     Yields its controls (``ekmdevice._standin``): one ioStack at address 1 with EKM's example
     values; tests change values, add errors and read the calls.
     """
-    from tests.iostack_helpers import standin_installed  # noqa: PLC0415
+    from tests.ekm_bus.iostack.helpers import standin_installed  # noqa: PLC0415
 
     with standin_installed() as controls:
         yield controls

@@ -1,81 +1,21 @@
-"""Binary sensors: the v4 meter's pulse-input levels; ioStack input and output states."""
+"""Binary sensors: a bus's v4 pulse-input levels and ioStack input and output states."""
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from homeassistant.components.binary_sensor import (
-    BinarySensorEntity,
-    BinarySensorEntityDescription,
-)
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_ENTRY_TYPE, EntryType
-from .ekm import MeterReading, MeterVersion
-from .ekm_coordinator import EkmBusConfigEntry
-from .ekm_entity import EkmMeterEntity
-from .iostack_entity import async_setup_iostack_binary_sensors
+from .families import EnergyLocalConfigEntry, family_of
 
+# Coordinator-driven: entities never poll on their own.
 PARALLEL_UPDATES = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class EkmBinarySensorDescription(BinarySensorEntityDescription):
-    """A meter binary sensor."""
-
-    is_on_fn: Callable[[MeterReading], bool | None]
-
-
-def _input_low(index: int) -> Callable[[MeterReading], bool | None]:
-    def is_on(reading: MeterReading) -> bool | None:
-        levels = reading.inputs_low
-        return None if levels is None else levels[index]
-
-    return is_on
-
-
-BINARY_SENSORS = tuple(
-    EkmBinarySensorDescription(
-        key=f"input_{n}",
-        translation_key="input",
-        translation_placeholders={"input": str(n)},
-        # On = the input is pulled low (contact closed).
-        is_on_fn=_input_low(n - 1),
-        entity_registry_enabled_default=False,
-    )
-    for n in (1, 2, 3)
-)
 
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: EkmBusConfigEntry,
+    entry: EnergyLocalConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the input binary sensors of every v4 meter and every ioStack."""
-    if entry.data[CONF_ENTRY_TYPE] != EntryType.EKM_BUS:
-        return
-    coordinator = entry.runtime_data
-    for meter in coordinator.meters.values():
-        if meter.version is not MeterVersion.V4:
-            continue
-        async_add_entities(
-            (EkmInputSensor(coordinator, meter, d) for d in BINARY_SENSORS),
-            config_subentry_id=meter.subentry_id,
-        )
-    async_setup_iostack_binary_sensors(entry, async_add_entities)
-
-
-class EkmInputSensor(EkmMeterEntity, BinarySensorEntity):
-    """A pulse input's level."""
-
-    entity_description: EkmBinarySensorDescription
-
-    def _update_from_reading(self) -> None:
-        reading = self.reading
-        self._attr_is_on = self.entity_description.is_on_fn(reading) if reading else None
-
-    def _shown_state(self) -> tuple[object, ...]:
-        return (self.available, self._attr_is_on)
+    """Add the binary sensors of the entry's family."""
+    await family_of(entry).async_setup_platform(
+        Platform.BINARY_SENSOR, hass, entry, async_add_entities
+    )

@@ -1,14 +1,12 @@
-"""Constants shared by the Home Assistant side of energy_local."""
+"""Constants of the integration as a whole: its domain and the kinds of config entry."""
 
-from __future__ import annotations
-
-from datetime import timedelta
 from enum import StrEnum
 from typing import Final
 
 DOMAIN: Final = "energy_local"
 
 # Config entry kinds: one entry per EKM bus (serial port); one per Powersensor home.
+# Only families.py reads it back (the one table from entry type to device family).
 CONF_ENTRY_TYPE: Final = "entry_type"
 
 
@@ -17,52 +15,3 @@ class EntryType(StrEnum):
 
     EKM_BUS = "ekm_bus"
     POWERSENSOR = "powersensor"
-
-
-# EKM bus entry
-CONF_PORT: Final = "port"  # the usb integration's serial-port consumer view looks for "port"
-CONF_POLL_INTERVAL: Final = "poll_interval"
-CONF_BLOCK_B_EVERY: Final = "block_b_every"
-DEFAULT_POLL_INTERVAL: Final = 10  # seconds: 8 v4 meters take ~5 s of wire time
-MIN_POLL_INTERVAL: Final = 2
-MAX_POLL_INTERVAL: Final = 3600
-DEFAULT_BLOCK_B_EVERY: Final = 1  # read block B every cycle
-MAX_PORT_BACKOFF: Final = timedelta(minutes=5)
-
-# EKM meter subentry
-SUBENTRY_METER: Final = "meter"
-CONF_ADDRESS: Final = "address"
-CONF_VERSION: Final = "version"
-CONF_PASSWORD: Final = "password"  # noqa: S105  (a key name, not a password)
-CONF_PULSE_INPUTS: Final = "pulse_inputs"
-CONF_PULSE_KIND: Final = "kind"
-CONF_PULSE_FACTOR: Final = "factor"
-
-
-class PulseKind(StrEnum):
-    """What a meter pulse input counts."""
-
-    NONE = "none"
-    WATER = "water"
-    GAS = "gas"
-    ENERGY = "energy"
-
-
-# EKM ioStack subentry (address as for meters; pulse inputs as for meters, 4 of them)
-SUBENTRY_IOSTACK: Final = "iostack"
-CONF_NAME: Final = "name"
-CONF_ANALOG_INPUTS: Final = "analog_inputs"
-CONF_SCALE: Final = "scale"
-CONF_OFFSET: Final = "offset"
-CONF_UNIT: Final = "unit"
-
-# Units a pulse stands for, per kind (the factor is "how much one pulse is" in this unit).
-PULSE_UNITS: Final = {PulseKind.WATER: "L", PulseKind.GAS: "m³", PulseKind.ENERGY: "kWh"}
-
-# Actions
-SERVICE_CLOSE_RELAY_FOR: Final = "close_relay_for"
-SERVICE_SET_METER_TIME: Final = "set_meter_time"
-SERVICE_RESET_RESETTABLE_ENERGY: Final = "reset_resettable_energy"
-SERVICE_RESET_MAX_DEMAND: Final = "reset_max_demand"
-ATTR_RELAY: Final = "relay"
-ATTR_SECONDS: Final = "seconds"

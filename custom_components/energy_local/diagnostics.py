@@ -1,77 +1,14 @@
-"""Diagnostics: configuration (password redacted), raw frames per meter, bus statistics.
+"""Diagnostics: what each entry's family reports (a bus's frames and statistics, the home's)."""
 
-ioStacks show what ekmdevice returned (read_data and get_status), as it returned it.
-
-The raw frames are what a developer needs to reproduce a problem (or add a test fixture).
-"""
-
-from __future__ import annotations
-
-from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_ENTRY_TYPE, CONF_PASSWORD, EntryType
-from .ekm_coordinator import EkmBusConfigEntry
-from .powersensor_home import PowersensorHome
-
-TO_REDACT = {CONF_PASSWORD}
-
-
-def _plain(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
+from .families import EnergyLocalConfigEntry, family_of
 
 
 async def async_get_config_entry_diagnostics(
-    hass: HomeAssistant, entry: ConfigEntry
+    hass: HomeAssistant, entry: EnergyLocalConfigEntry
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
-    if entry.data.get(CONF_ENTRY_TYPE) == EntryType.POWERSENSOR:
-        home: PowersensorHome = entry.runtime_data
-        return {"entry": async_redact_data(entry.as_dict(), TO_REDACT), **home.diagnostics()}
-    bus_entry: EkmBusConfigEntry = entry
-    coordinator = bus_entry.runtime_data
-    stats = coordinator.diagnostics
-    meters: dict[str, Any] = {}
-    for subentry_id, meter in coordinator.meters.items():
-        state = coordinator.meter_state(subentry_id)
-        reading = state.reading if state else None
-        meters[meter.address] = {
-            "version": meter.version.value,
-            "available": bool(state and state.available),
-            "pulse_inputs": [asdict(p) for p in meter.pulse_inputs],
-            "raw_frames_hex": [frame.hex() for frame in reading.frames] if reading else [],
-            "values": {k: _plain(v) for k, v in reading.values.items()} if reading else None,
-        }
-    iostacks: dict[str, Any] = {}
-    for subentry_id, iostack in coordinator.iostacks.items():
-        io_state = coordinator.iostack_state(subentry_id)
-        io_reading = io_state.reading if io_state else None
-        iostacks[iostack.address] = {
-            "name": iostack.name,
-            "available": bool(io_state and io_state.available),
-            "pulse_inputs": [asdict(p) for p in iostack.pulse_inputs],
-            "analog_inputs": [asdict(a) for a in iostack.analog_inputs],
-            "read_data": dict(io_reading.raw) if io_reading else None,
-            "status": dict(io_reading.status) if io_reading else None,
-        }
-    return {
-        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
-        "bus": {
-            "port": coordinator.bus.url,
-            "statistics": coordinator.bus.stats.as_dict(),
-            "poll_cycles": stats.cycles,
-            "last_cycle_seconds": stats.last_cycle_seconds,
-            "meter_failures": dict(stats.meter_failures),
-            "refused_totals": dict(stats.guarded_totals),
-            "iostack_failures": dict(stats.iostack_failures),
-            "iostack_port_error": stats.iostack_port_error,
-            "ekmdevice_loaded": coordinator.iostack_api is not None,
-        },
-        "meters": meters,
-        "iostacks": iostacks,
-    }
+    return await family_of(entry).async_diagnostics(hass, entry)

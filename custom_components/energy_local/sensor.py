@@ -1,86 +1,19 @@
-"""Sensors: EKM meter readings (and, per entry type, Powersensor readings)."""
+"""Sensors: each entry's family adds its own (a bus's meters and ioStacks, or the home's)."""
 
-from __future__ import annotations
-
-from datetime import datetime
-
-from homeassistant.components.sensor import RestoreSensor
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.util import dt as dt_util
 
-from .const import CONF_ENTRY_TYPE, EntryType
-from .ekm_coordinator import EkmBusConfigEntry, EkmBusCoordinator, MeterConfig
-from .ekm_entity import EkmMeterEntity, GuardedTotal
-from .ekm_sensor_descriptions import SENSORS, EkmSensorDescription
-from .iostack_entity import async_setup_iostack_sensors
-from .powersensor_sensor import async_setup_powersensor_sensors
+from .families import EnergyLocalConfigEntry, family_of
 
-# Coordinator-driven: entities never poll on their own.
+# Coordinator-driven or pushed: entities never poll on their own.
 PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: EkmBusConfigEntry,
+    entry: EnergyLocalConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every meter and ioStack on the bus."""
-    if entry.data[CONF_ENTRY_TYPE] == EntryType.POWERSENSOR:
-        async_setup_powersensor_sensors(hass, entry, async_add_entities)
-        return
-    coordinator = entry.runtime_data
-    for meter in coordinator.meters.values():
-        async_add_entities(
-            (
-                EkmSensor(coordinator, meter, description)
-                for description in SENSORS
-                if meter.version in description.versions and description.exists_fn(meter)
-            ),
-            config_subentry_id=meter.subentry_id,
-        )
-    async_setup_iostack_sensors(entry, async_add_entities)
-
-
-class EkmSensor(EkmMeterEntity, RestoreSensor):
-    """One meter value. Energy totals are guarded so they never go backwards."""
-
-    entity_description: EkmSensorDescription
-
-    def __init__(
-        self,
-        coordinator: EkmBusCoordinator,
-        meter: MeterConfig,
-        description: EkmSensorDescription,
-    ) -> None:
-        """Set up the sensor."""
-        super().__init__(coordinator, meter, description)
-        self._total = GuardedTotal(f"meter {meter.address}", description.key)
-
-    async def async_added_to_hass(self) -> None:
-        """Restore the last published total (the high-water mark) before the first update."""
-        if self.entity_description.guarded:
-            await self._total.async_restore(self)
-        await super().async_added_to_hass()
-
-    def _update_from_reading(self) -> None:
-        reading = self.reading
-        desc = self.entity_description
-        value = desc.value_fn(dict(reading.values), self.meter) if reading else None
-        if desc.guarded:
-            value = self._total.check(
-                value,
-                entity_id=self.entity_id,
-                coordinator=self.coordinator,
-                may_fall=lambda: any(
-                    self.coordinator.consume_reset(self.meter.subentry_id, name)
-                    for name in desc.reset_by
-                ),
-            )
-        elif isinstance(value, datetime) and value.tzinfo is None:
-            # The meter keeps local wall time without a zone: it is HA's zone.
-            value = value.replace(tzinfo=dt_util.get_default_time_zone())
-        self._attr_native_value = value
-
-    def _shown_state(self) -> tuple[object, ...]:
-        return (self.available, self._attr_native_value)
+    """Add the sensors of the entry's family."""
+    await family_of(entry).async_setup_platform(Platform.SENSOR, hass, entry, async_add_entities)

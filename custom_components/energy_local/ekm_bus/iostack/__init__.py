@@ -1,0 +1,1 @@
+"""EKM ioStacks on a bus, read through EKM's own ekmdevice library."""

@@ -1,0 +1,1 @@
+"""The Powersensor home family: one config entry for every plug of a home and what they relay."""

@@ -1,0 +1,133 @@
+"""Faults on the bus: nothing escapes, no total goes backwards, availability follows faults."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+
+from simulators.ekm_bus import FaultKind
+from tests.ekm_bus.helpers import (
+    V3_ADDRESS,
+    V4_ADDRESS,
+    SimBus,
+    bus_entry,
+    meter_subentry,
+    setup_entry,
+    start_sim_bus,
+)
+
+TOTALS = [
+    "sensor.omnimeter_300001285_energy_import",
+    "sensor.omnimeter_300001285_energy_export",
+    "sensor.omnimeter_10006388_energy_import",
+    "sensor.omnimeter_10006388_energy_export",
+]
+POWER = {
+    V4_ADDRESS: "sensor.omnimeter_300001285_power",
+    V3_ADDRESS: "sensor.omnimeter_10006388_power",
+}
+FAULTS = [
+    FaultKind.CORRUPT_CRC,
+    FaultKind.TRUNCATED,
+    FaultKind.NO_REPLY,
+    FaultKind.WRONG_ADDRESS,
+    FaultKind.GARBAGE,
+]
+
+
+@pytest.mark.slow
+async def test_500_cycles_with_5_percent_faults(hass: HomeAssistant, ekm_bus: SimBus) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)])
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    # Replies come at once from the unpaced simulator: don't wait out 9600-baud wire time.
+    coordinator.bus.char_time = 0.0
+    coordinator.bus.timeout = 0.05
+    plan = ekm_bus.sim.faults
+    for kind in FAULTS:
+        plan.set_probability(kind, 0.01)  # 5 % of replies carry some fault
+    plan.rng = random.Random(5)
+
+    highest: dict[str, float] = {}
+    unavailable_cycles = 0
+    for _ in range(500):
+        ekm_bus.clock.advance(10)
+        injected_before = sum(plan.injected.values())
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+        injected = sum(plan.injected.values()) - injected_before
+        for entity_id in TOTALS:
+            state = hass.states.get(entity_id)
+            assert state is not None
+            if state.state == STATE_UNAVAILABLE:
+                continue
+            value = float(state.state)
+            assert value >= highest.get(entity_id, 0.0), entity_id
+            highest[entity_id] = value
+        down = [a for a, e in POWER.items() if hass.states.get(e).state == STATE_UNAVAILABLE]
+        if down:
+            unavailable_cycles += 1
+            assert injected > 0  # a meter is only unavailable when a fault hit it
+        if injected == 0:
+            assert down == []
+    assert coordinator.last_update_success
+    assert sum(plan.injected.values()) > 50  # the faults really happened
+    stats = coordinator.bus.stats
+    assert stats.retries > 0
+    assert stats.crc_errors > 0
+    assert unavailable_cycles < 100
+
+
+async def test_port_lost_and_back_without_reload(
+    hass: HomeAssistant, socket_enabled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = await start_sim_bus([(V4_ADDRESS, 4)])
+    try:
+        tcp_port = await bus.sim.start_tcp()
+        entry = bus_entry(f"socket://127.0.0.1:{tcp_port}", [meter_subentry(V4_ADDRESS, 4)])
+        await setup_entry(hass, entry)
+        coordinator = entry.runtime_data
+        assert hass.states.get(POWER[V4_ADDRESS]).state != STATE_UNAVAILABLE
+
+        await bus.sim.stop()  # the serial-over-TCP converter goes away
+        caplog.set_level(logging.INFO)
+        for _ in range(3):
+            await coordinator.async_refresh()
+            await hass.async_block_till_done()
+        assert hass.states.get(POWER[V4_ADDRESS]).state == STATE_UNAVAILABLE
+        assert not coordinator.last_update_success
+        assert coordinator.update_interval > coordinator.poll_interval  # backing off
+        assert caplog.text.count("unavailable") >= 1
+
+        await bus.sim.start_tcp(port=tcp_port)  # and comes back
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+        assert hass.states.get(POWER[V4_ADDRESS]).state != STATE_UNAVAILABLE
+        assert coordinator.update_interval == coordinator.poll_interval
+        assert entry.state is ConfigEntryState.LOADED
+    finally:
+        await bus.sim.stop()
+
+
+async def test_dropped_connection_is_reopened(hass: HomeAssistant, socket_enabled: None) -> None:
+    bus = await start_sim_bus([(V4_ADDRESS, 4)])
+    try:
+        tcp_port = await bus.sim.start_tcp()
+        entry = bus_entry(f"socket://127.0.0.1:{tcp_port}", [meter_subentry(V4_ADDRESS, 4)])
+        await setup_entry(hass, entry)
+        coordinator = entry.runtime_data
+        opens = coordinator.bus.stats.opens
+        bus.sim.faults.schedule(FaultKind.DROP_CONNECTION, count=1)
+        await coordinator.async_refresh()  # the converter hangs up mid-read
+        await hass.async_block_till_done()
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+        assert coordinator.bus.stats.opens == opens + 1
+        assert hass.states.get(POWER[V4_ADDRESS]).state != STATE_UNAVAILABLE
+    finally:
+        await bus.sim.stop()
