@@ -5,8 +5,6 @@ process so the CPU time measured here is the client's alone. Prints the figures 
 ``ekm-bench efficiency=<x> vs_ekmmeters=<y> max_loop_lag_ms=<z>``.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import contextlib

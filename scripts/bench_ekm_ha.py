@@ -7,8 +7,6 @@ parsing, entity updates, state writes) plus the HA core work those writes cause.
 ``ekm-ha-bench cpu_ms_per_cycle=<x> writes_when_unchanged=<n>``.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import statistics

@@ -9,8 +9,6 @@ this is the overhead alone. Prints the figures and, last,
 ``hand-off-bench overhead_ms=<median> read_ms=<median>``.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import statistics

@@ -16,8 +16,6 @@ Run on demand: ``.venv/bin/python scripts/bench_powersensor.py`` (two to three m
 The last line is ``ps-bench cpu_ratio=<ours/theirs> us_per_datagram=<ours> rss_growth_mb=<y>``.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import gc

@@ -9,8 +9,6 @@ household view and the state writes (with the default recorder setting: power at
 ``ps-ha-bench us_per_datagram=<x> writes_per_s=<y>``.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import sys

@@ -3,8 +3,6 @@
 Run once when the design changes: ``.venv/bin/python scripts/make_brand.py``.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont

@@ -12,6 +12,10 @@ import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
+# Bind the custom_components namespace to this repository before Home Assistant's test
+# fixtures look for integrations (a test module run alone may not import it itself).
+import custom_components.energy_local  # noqa: F401
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -1,7 +1,5 @@
 """The Energy dashboard in tests: compile statistics as the recorder does, save prefs, validate."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from homeassistant.core import HomeAssistant

@@ -6,8 +6,6 @@ translations, and quality_scale.yaml against the full rule list: hassfest skips 
 scale for custom integrations, so this file is what keeps our self-assessment complete.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import struct

@@ -1,7 +1,5 @@
 """Helpers for Home Assistant tests of EKM buses: a simulated bus and a configured entry."""
 
-from __future__ import annotations
-
 import asyncio
 import random
 from collections.abc import Callable, Iterable

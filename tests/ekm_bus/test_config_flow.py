@@ -1,7 +1,5 @@
 """Config, options, reconfigure and meter-subentry flows, every error and its recovery."""
 
-from __future__ import annotations
-
 import asyncio
 import errno
 import socket

@@ -1,7 +1,5 @@
 """Diagnostics: password redacted, raw frames per meter, bus statistics."""
 
-from __future__ import annotations
-
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,

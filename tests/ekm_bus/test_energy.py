@@ -1,7 +1,5 @@
 """The Energy dashboard accepts our import, export, power, water and gas sensors."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import pytest

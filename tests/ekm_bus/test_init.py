@@ -1,7 +1,5 @@
 """Setting up, unloading and polling an EKM bus through the simulator on a pty."""
 
-from __future__ import annotations
-
 import logging
 import subprocess
 import sys

@@ -1,7 +1,5 @@
 """Faults on the bus: nothing escapes, no total goes backwards, availability follows faults."""
 
-from __future__ import annotations
-
 import logging
 import random
 

@@ -1,7 +1,5 @@
 """Meter sensors: every entity by snapshot, the energy guard, restore, and change-only writes."""
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Iterator
 from unittest.mock import PropertyMock, patch

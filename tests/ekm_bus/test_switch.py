@@ -1,7 +1,5 @@
 """Relay switches and the actions, end to end through the simulated meter."""
 
-from __future__ import annotations
-
 from unittest.mock import patch
 
 import pytest

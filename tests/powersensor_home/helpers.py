@@ -1,7 +1,5 @@
 """Helpers for Home Assistant tests of the Powersensor home against the plug simulator."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 
 from homeassistant.core import HomeAssistant

@@ -1,7 +1,5 @@
 """Powersensor flows: zeroconf discovery, manual add, errors, plugs joining, address changes."""
 
-from __future__ import annotations
-
 from collections.abc import AsyncIterator
 from ipaddress import ip_address
 from unittest.mock import patch

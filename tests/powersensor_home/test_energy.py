@@ -1,7 +1,5 @@
 """Energy dashboard and diagnostics for the Powersensor home."""
 
-from __future__ import annotations
-
 from collections.abc import AsyncIterator
 from typing import Any
 

@@ -1,7 +1,5 @@
 """The Powersensor home in Home Assistant, against simulated plugs over UDP on 127.0.0.1."""
 
-from __future__ import annotations
-
 import dataclasses
 import os
 from collections.abc import AsyncIterator
@@ -216,9 +214,9 @@ def _open_sockets() -> int:
 async def test_power_writes_are_throttled_energy_is_not(
     hass: HomeAssistant, sim: Simulation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from custom_components.energy_local.powersensor_home import sensor as powersensor_sensor  # noqa: PLC0415
+    from custom_components.energy_local.powersensor_home import entity as powersensor_entity  # noqa: PLC0415
 
-    monkeypatch.setattr(powersensor_sensor, "SIGNIFICANT_CHANGE", 100.0)  # no change is large
+    monkeypatch.setattr(powersensor_entity, "SIGNIFICANT_CHANGE", 100.0)  # no change is large
     await _setup(hass, sim, power_interval=3600)
     power = "sensor.powersensor_plug_0487a4_power"
     energy = "sensor.powersensor_plug_0487a4_energy"

@@ -40,16 +40,18 @@ def _find_meter(hass: HomeAssistant, device_id: str) -> tuple[EkmBusCoordinator,
     loaded, has the meter's coordinator.
     """
     device = dr.async_get(hass).async_get(device_id)
-    for entry_id, subentry_ids in (device.config_entries_subentries if device else {}).items():
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
-            continue
-        for subentry_id in subentry_ids:
-            subentry = entry.subentries.get(subentry_id) if subentry_id else None
-            if subentry is not None and subentry.subentry_type == SUBENTRY_METER:
-                bus_entry: EkmBusConfigEntry = entry
-                coordinator = bus_entry.runtime_data
-                return coordinator, coordinator.meters[subentry.subentry_id]
+    if device is not None and device.config_subentry_id is not None:
+        entry = hass.config_entries.async_get_entry(device.config_entry_id)
+        subentry = entry.subentries.get(device.config_subentry_id) if entry else None
+        if (
+            entry is not None
+            and entry.state is ConfigEntryState.LOADED
+            and subentry is not None
+            and subentry.subentry_type == SUBENTRY_METER
+        ):
+            bus_entry: EkmBusConfigEntry = entry
+            coordinator = bus_entry.runtime_data
+            return coordinator, coordinator.meters[subentry.subentry_id]
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="not_a_meter",

@@ -189,7 +189,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         try:
             self.iostack_api = await async_get_ekmdevice(self.hass)
         except IoStackBackendError as err:
-            _LOGGER.warning("ioStacks on %s cannot be read: %s", self.bus.url, err)
+            _LOGGER.warning("Cannot read the ioStacks on %s: %s", self.bus.url, err)
 
     async def _async_with_port[T](self, job: Callable[[str], T]) -> T:
         """Run ``job(port)`` in an executor thread while the bus has lent ekmdevice the port.

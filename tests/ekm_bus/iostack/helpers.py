@@ -1,7 +1,5 @@
 """Helpers for ioStack tests: the stand-in ekmdevice on sys.path, and ioStack subentries."""
 
-from __future__ import annotations
-
 import contextlib
 import importlib
 import sys

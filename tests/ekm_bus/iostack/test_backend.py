@@ -1,7 +1,5 @@
 """The ekmdevice backend: install on demand, typed readings from its documented outputs, reads."""
 
-from __future__ import annotations
-
 import sys
 from datetime import datetime
 from pathlib import Path

@@ -1,7 +1,5 @@
 """The ioStack subentry flow: read before adding, every error, install failure, socket:// buses."""
 
-from __future__ import annotations
-
 from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any

@@ -1,7 +1,5 @@
 """The Energy dashboard accepts ioStack water, gas and energy pulse totals."""
 
-from __future__ import annotations
-
 from types import ModuleType
 from typing import Any
 

@@ -1,7 +1,5 @@
 """ioStack entities: every entity by snapshot, values, one-wire discovery, guards, failures."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import logging
