@@ -172,3 +172,46 @@ async def test_resettable_energy_only_drops_through_our_action(
         DOMAIN, "reset_resettable_energy", {"device_id": device.id}, blocking=True
     )
     assert float(hass.states.get(resettable).state) == 0.0  # a real reset, through our action
+
+
+@pytest.mark.usefixtures("all_entities_enabled")
+async def test_line_and_resettable_import_leave_the_export_out(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    """kWh_Ln_N and kWh_Rst count both directions like kWh_Tot: import subtracts the reverse."""
+    await setup_entry(hass, bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)]))
+    values = ekm_bus.meter(V4_ADDRESS).values()
+    exporting_line = 2  # house_lines(): line 2 exports
+    assert float(values[f"Rev_kWh_Ln_{exporting_line}"]) > 1  # type: ignore[arg-type]
+    for line in (1, 2, 3):
+        shown = float(hass.states.get(f"sensor.omnimeter_300001285_energy_import_line_{line}").state)
+        expected = float(values[f"kWh_Ln_{line}"]) - float(values[f"Rev_kWh_Ln_{line}"])  # type: ignore[arg-type]
+        assert shown == pytest.approx(expected, abs=0.2), line  # two truncated registers
+    resettable = hass.states.get("sensor.omnimeter_300001285_resettable_energy_import")
+    expected = float(values["kWh_Rst"]) - float(values["Rev_kWh_Rst"])  # type: ignore[arg-type]
+    assert float(resettable.state) == pytest.approx(expected, abs=0.2)
+
+
+@pytest.mark.parametrize(("kwh_scale", "decimals"), [(0, 0), (1, 1), (2, 2)])
+async def test_energy_totals_show_as_many_decimals_as_the_meter_counts(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, kwh_scale: int, decimals: int
+) -> None:
+    from simulators.ekm_bus import EkmBusSimulator  # noqa: PLC0415
+    from tests.ekm_bus.helpers import MidpointRng, frozen_clock, house_lines  # noqa: PLC0415
+
+    sim = EkmBusSimulator(paced=False, seed=1)
+    sim.clock = frozen_clock()
+    sim.add_meter(
+        V4_ADDRESS, 4, kwh_scale=kwh_scale, jitter=0.0, rng=MidpointRng(), lines=house_lines()
+    )
+    port = await sim.start_pty()
+    try:
+        await setup_entry(hass, bus_entry(port, [meter_subentry(V4_ADDRESS, 4)]))
+        entry = entity_registry.async_get(IMPORT)
+        assert entry is not None
+        assert entry.options["sensor"]["suggested_display_precision"] == decimals
+        power = entity_registry.async_get("sensor.omnimeter_300001285_power")
+        assert power is not None
+        assert power.options["sensor"]["suggested_display_precision"] != decimals or decimals == 0
+    finally:
+        await sim.stop()

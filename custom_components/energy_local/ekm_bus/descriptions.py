@@ -2,8 +2,9 @@
 
 EKM's kWh_Tot counts energy through the meter in both directions (forward + reverse), so the
 Energy dashboard's grid import is kWh_Tot - Rev_kWh_Tot, export is Rev_kWh_Tot, and the net
-register kWh_Tot - 2 x Rev_kWh_Tot (protocol notes §7.6). The same holds per tariff; the
-per-line registers kWh_Ln_N are forward-only already.
+register kWh_Tot - 2 x Rev_kWh_Tot (protocol notes §7.6). The same holds per tariff, per line
+(kWh_Ln_N - Rev_kWh_Ln_N) and for the resettable registers (kWh_Rst - Rev_kWh_Rst): kWh_Tot is
+the sum of the kWh_Ln_N, so they count both directions too.
 """
 
 from collections.abc import Callable
@@ -195,7 +196,7 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
     *(
         _energy(
             f"energy_import_line_{n}",
-            _field(f"kWh_Ln_{n}"),
+            _forward(f"kWh_Ln_{n}", f"Rev_kWh_Ln_{n}"),
             versions=V4_ONLY,
             translation_placeholders={"line": str(n)},
             entity_registry_enabled_default=False,
@@ -214,9 +215,9 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
     ),
     _energy(
         "energy_resettable",
-        _field("kWh_Rst"),
+        _forward("kWh_Rst", "Rev_kWh_Rst"),
         versions=V4_ONLY,
-        reset_by=("kWh_Rst",),
+        reset_by=("kWh_Rst", "Rev_kWh_Rst"),
         entity_registry_enabled_default=False,
     ),
     _energy(

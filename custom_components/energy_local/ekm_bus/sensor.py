@@ -3,10 +3,12 @@
 from datetime import datetime
 
 from homeassistant.components.sensor import RestoreSensor
+from homeassistant.const import UnitOfEnergy
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
+from ..ekm.parse import KWH_SCALE_DIVISORS
 from .coordinator import EkmBusConfigEntry, EkmBusCoordinator
 from .descriptions import SENSORS, EkmSensorDescription
 from .entity import EkmMeterEntity, GuardedTotal
@@ -47,6 +49,13 @@ class EkmSensor(EkmMeterEntity, RestoreSensor):
         """Set up the sensor."""
         super().__init__(coordinator, meter, description)
         self._total = GuardedTotal(f"meter {meter.address}", description.key)
+        reading = self.reading
+        scale = reading.values.get("kWh_Scale") if reading else None
+        if description.native_unit_of_measurement == UnitOfEnergy.KILO_WATT_HOUR and (
+            isinstance(scale, int) and scale in KWH_SCALE_DIVISORS
+        ):
+            # As many decimals as the meter counts (kWh_Scale 2 = hundredths of a kWh).
+            self._attr_suggested_display_precision = scale
 
     async def async_added_to_hass(self) -> None:
         """Restore the last published total (the high-water mark) before the first update."""
