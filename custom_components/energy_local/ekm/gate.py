@@ -119,7 +119,8 @@ class GateLimits:
     reset_polls: int = 3
     """Consecutive agreeing lower reads that make a reset."""
     dip_steps: int = 4
-    """Dips of at most this many resolution steps are rounding: held silently, never a reset."""
+    """Dips of at most this many resolution steps are held without an event (still a reset
+    when they persist and agree, like any lower reads)."""
     confirm_every_increase: bool = True
     """Publish any increase only once the next read confirms it (else: within-bound at once)."""
     distrust_after: int = 5
@@ -353,8 +354,6 @@ class TotalsGate:
             t.published, t.published_at = read, now
             emit(GateEventKind.RESET, read)
             return
-        if published - read <= self.limits.dip_steps * step + step / 1000:
-            return  # rounding of a truncated register (or a tiny escape): hold silently
         t.lows.append((read, now))
         del t.lows[: -self.limits.reset_polls]
         agreeing = all(
@@ -366,7 +365,9 @@ class TotalsGate:
             t.published, t.published_at = read, now
             emit(GateEventKind.RESET, read)
             return
-        emit(GateEventKind.HELD, read)
+        # A dip of a step or two is rounding or a tiny glitch: held, but not worth an event.
+        if published - read > self.limits.dip_steps * step + step / 1000:
+            emit(GateEventKind.HELD, read)
 
     # --- persistence -----------------------------------------------------------------------
 
