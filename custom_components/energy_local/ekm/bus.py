@@ -72,6 +72,10 @@ DEFAULT_GAP = 0.005
 more than Modbus RTU's 3.5-character rule, so a meter has released the line before we drive it.
 ekmmeters sleeps 200 ms here; that is where most of its cycle time goes."""
 
+RECEIVE_LIMIT = 4 * FRAME_LENGTH
+"""Most bytes the receive buffer holds. Beyond it, what cannot be (the start of) a reply is
+discarded, so a chattering peer costs bounded memory and CPU however fast it streams."""
+
 TIMEOUTS_BEFORE_REOPEN = 3
 """Consecutive timeouts on a network port after which the connection is treated as dead
 (serial-over-TCP connections can die silently) and reopened."""
@@ -92,6 +96,12 @@ class BusStats:
     opens: int = 0
     hand_offs: int = 0
     bytes_discarded: int = 0
+    buffer_overflows: int = 0
+    """Times the receive buffer hit :data:`RECEIVE_LIMIT` and line noise was thrown away."""
+    buffer_peak: int = 0
+    """Largest the receive buffer has been (bytes); at most :data:`RECEIVE_LIMIT`."""
+    reconnects: int = 0
+    """Network connections that dropped mid-transaction and were reopened for a retry."""
     last_error: str | None = None
 
     def as_dict(self) -> dict[str, int | str | None]:
@@ -102,14 +112,19 @@ class BusStats:
 class _Receiver(asyncio.Protocol):
     """Collects bytes from the port and wakes the transaction waiting for them."""
 
-    def __init__(self, on_lost: Callable[[Exception | None], None]) -> None:
+    def __init__(self, on_lost: Callable[[Exception | None], None], stats: BusStats) -> None:
         self.buffer = bytearray()
         self.waiter: asyncio.Future[None] | None = None
         self.lost = False
         self._on_lost = on_lost
+        self._stats = stats
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        if len(self.buffer) > RECEIVE_LIMIT:
+            self._stats.buffer_overflows += 1
+            self._stats.bytes_discarded += keep_possible_reply(self.buffer)
+        self._stats.buffer_peak = max(self._stats.buffer_peak, len(self.buffer))
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -243,7 +258,7 @@ class EkmBus:
         if self._closed:
             raise EkmPortError(f"the bus on {self.url} was closed")
         await self._drop_port()
-        receiver = _Receiver(self._port_lost)
+        receiver = _Receiver(self._port_lost, self.stats)
         try:
             try:
                 transport = await self._connect(receiver)
@@ -301,6 +316,8 @@ class EkmBus:
     async def _await_data(self, receiver: _Receiver, deadline: float) -> bool:
         """Wait for more bytes until ``deadline``; False when the deadline passed."""
         loop = asyncio.get_running_loop()
+        if receiver.lost:
+            raise EkmPortError(f"port {self.url} is gone")
         remaining = deadline - loop.time()
         if remaining <= 0:
             return False
@@ -330,8 +347,9 @@ class EkmBus:
         await self._send(receiver, request)
         deadline = self._deadline(len(request), FRAME_LENGTH)
         buf = receiver.buffer
-        start = 0
         while True:
+            # The receiver may have trimmed the buffer: scan it afresh (it is bounded).
+            start = 0
             while (pos := buf.find(STX, start)) != -1 and len(buf) - pos >= FRAME_LENGTH:
                 if buf[pos + 252] == ETX:
                     frame = bytes(buf[pos : pos + FRAME_LENGTH])
@@ -472,12 +490,21 @@ class EkmBus:
         """Read one meter (v3, or v4 block A and, by default, B) and end its session."""
         addr = normalize_address(address)
         ver = MeterVersion(version)
-        session = _Session(addr)
         async with self._lock:
-            try:
-                return await self._read_locked(addr, ver, include_b=include_b, session=session)
-            finally:
-                self._end_session(session)
+            for attempt in (1, 2):
+                session = _Session(addr)
+                try:
+                    return await self._read_locked(addr, ver, include_b=include_b, session=session)
+                except EkmPortError:
+                    if attempt == 2 or not self._network or self._closed:
+                        raise
+                    # A dropped serial-over-TCP connection: reopen at once and try once more,
+                    # so a drop costs one failed transaction, not the rest of the cycle.
+                    self.stats.reconnects += 1
+                    _LOGGER.debug("Connection to %s lost; reopening and retrying", self.url)
+                finally:
+                    self._end_session(session)
+        raise AssertionError("unreachable")
 
     async def identify(self, address: int | str) -> MeterVersion:
         """Find a meter's protocol version: a v4 block-A probe first, then a v3 read.
@@ -562,6 +589,29 @@ class EkmBus:
     ) -> None:
         """Reset the max-demand register now."""
         await self.command(address, version, max_demand_reset_now_frame(), password=password)
+
+
+def keep_possible_reply(buf: bytearray) -> int:
+    """Trim ``buf`` in place to what can still be a reply; return how many bytes went.
+
+    Kept: the first complete frame candidate (STX with ETX 252 bytes on) and what follows it,
+    up to :data:`RECEIVE_LIMIT`; without one, the tail from the first STX that has no room
+    for a frame yet (a reply still arriving). Everything else cannot start a frame.
+    """
+    size = len(buf)
+    keep_from, keep_to = size, size
+    pos = buf.find(STX)
+    while pos != -1:
+        if size - pos < FRAME_LENGTH:
+            keep_from = pos
+            break
+        if buf[pos + 252] == ETX:
+            keep_from, keep_to = pos, min(size, pos + RECEIVE_LIMIT)
+            break
+        pos = buf.find(STX, pos + 1)
+    del buf[keep_to:]
+    del buf[:keep_from]
+    return size - len(buf)
 
 
 def reset_terminal(path: str) -> None:
