@@ -304,7 +304,8 @@ class EkmBusSimulator:
         elif frame.kind is FrameKind.WRITE:
             # One accepted password allows one write, whatever its outcome.
             unlocked, session.unlocked = session.unlocked, False
-            ok = unlocked and apply_write(meter, frame.register, frame.data)
+            lead = (end - self._ensure_wire().loop.time()) * self.clock.speed if self.paced else 0.0
+            ok = unlocked and apply_write(meter, frame.register, frame.data, lead=max(lead, 0.0))
             self._ack(port, meter, ok=ok, end=end)
         else:
             reply = settings_reply(frame.register)

@@ -15,9 +15,9 @@ import errno
 import logging
 import os
 import termios
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -71,6 +71,11 @@ DEFAULT_GAP = 0.005
 """Line-quiet time between a device's reply and the host's next frame: about 5 characters,
 more than Modbus RTU's 3.5-character rule, so a meter has released the line before we drive it.
 ekmmeters sleeps 200 ms here; that is where most of its cycle time goes."""
+
+SET_TIME_APPLY_DELAY = 0.0
+"""Seconds from the end of a set-time frame until the meter's clock takes the time. The meter
+acts on a frame once it has all of it (the simulator models exactly that); a measured delay of
+real hardware would go here."""
 
 RECEIVE_LIMIT = 4 * FRAME_LENGTH
 """Most bytes the receive buffer holds. Beyond it, what cannot be (the start of) a reply is
@@ -533,6 +538,17 @@ class EkmBus:
         raises :class:`EkmPasswordError` and the write is not sent (ekmmeters HEAD sends it
         anyway); the session is closed however the command ends.
         """
+        return await self._command(address, version, _ready(write), password=password)
+
+    async def _command(
+        self,
+        address: int | str,
+        version: MeterVersion | int,
+        make_write: Callable[[], Awaitable[bytes]],
+        *,
+        password: str,
+    ) -> MeterReading:
+        """:meth:`command` with the write frame built (and timed) once the password is in."""
         addr = normalize_address(address)
         ver = MeterVersion(version)
         pwd = password_frame(password)
@@ -543,7 +559,7 @@ class EkmBus:
                 receiver = await self._ensure_open()
                 try:
                     await self._request_ack(receiver, pwd, "password")
-                    await self._request_ack(receiver, write, "write")
+                    await self._request_ack(receiver, await make_write(), "write")
                 except EkmCommandError as err:
                     self.stats.last_error = str(err)
                     raise
@@ -575,8 +591,33 @@ class EkmBus:
         *,
         password: str = DEFAULT_PASSWORD,
     ) -> None:
-        """Set the meter clock to ``when`` (meter-local time)."""
-        await self.command(address, version, set_time_frame(when), password=password)
+        """Set the meter clock to ``when`` (meter-local time, as of this call).
+
+        The clock holds whole seconds and takes a time when the write frame has arrived. So
+        the write is delayed until it will complete exactly on a whole second of the requested
+        clock (which runs on from ``when`` while the session opens), and carries that second:
+        the meter ends within a few milliseconds of ``when`` plus the time elapsed, not up to
+        a second (plus the session's length) behind.
+        """
+        set_time_frame(when)  # refuse an unsupported year before opening a session
+        loop = asyncio.get_running_loop()
+        called_at = loop.time()
+
+        async def timed_write() -> bytes:
+            sample = set_time_frame(when)
+            wire = len(sample) * self.char_time + SET_TIME_APPLY_DELAY
+            earliest = max(loop.time(), self._line_free_at) + wire
+            # The requested clock at the earliest completion, rounded up to a whole second.
+            target = when + timedelta(seconds=earliest - called_at)
+            second = target.replace(microsecond=0)
+            if second < target:
+                second += timedelta(seconds=1)
+            complete_at = called_at + (second - when).total_seconds()
+            if (wait := complete_at - wire - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            return set_time_frame(second)
+
+        await self._command(address, version, timed_write, password=password)
 
     async def zero_resettable(
         self, address: int | str, *, password: str = DEFAULT_PASSWORD
@@ -589,6 +630,13 @@ class EkmBus:
     ) -> None:
         """Reset the max-demand register now."""
         await self.command(address, version, max_demand_reset_now_frame(), password=password)
+
+
+def _ready(frame: bytes) -> Callable[[], Awaitable[bytes]]:
+    async def ready() -> bytes:
+        return frame
+
+    return ready
 
 
 def keep_possible_reply(buf: bytearray) -> int:
