@@ -335,7 +335,8 @@ class TotalsGate:
         if beyond:
             self._propose(t, read, now, beyond=True)
             emit(GateEventKind.HELD, read)
-        elif self.limits.confirm_every_increase:
+        elif self.limits.confirm_every_increase or elapsed is None:
+            # Without a time for the baseline (restored), nothing bounds the increase.
             self._propose(t, read, now, beyond=False)
         else:
             t.published, t.published_at = read, now
