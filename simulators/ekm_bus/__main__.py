@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from .config import SimulatorConfig, load_config, parse_fault, parse_meter_list
-from .faults import FaultPlan
+from .faults import FaultKind, FaultPlan
 from .simulator import EkmBusSimulator
 
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KIND=P",
-        help="fault probability per reply: crc, truncated, no_reply, wrong_address, garbage, drop",
+        help="fault probability per reply: " + ", ".join(kind.value for kind in FaultKind),
     )
     parser.add_argument("--seed", type=int, help="seed for meter values and faults")
     return parser

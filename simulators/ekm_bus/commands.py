@@ -34,7 +34,7 @@ def _relay(meter: SimMeter, register: str, data: str) -> bool:
     return True
 
 
-def _set_time(meter: SimMeter, _register: str, data: str) -> bool:
+def _set_time(meter: SimMeter, _register: str, data: str, lead: float = 0.0) -> bool:
     if len(data) != 14 or not data.isdigit():
         return False
     yy, mm, dd, _ww, hh, mi, ss = (int(data[i : i + 2]) for i in range(0, 14, 2))
@@ -42,7 +42,7 @@ def _set_time(meter: SimMeter, _register: str, data: str) -> bool:
         when = datetime(2000 + yy, mm, dd, hh, mi, ss)
     except ValueError:
         return False
-    meter.set_meter_time(when)
+    meter.set_meter_time(when, lead=lead)
     return True
 
 
@@ -134,11 +134,17 @@ _HANDLERS: dict[str, Callable[[SimMeter, str, str], bool]] = {
 }
 
 
-def apply_write(meter: SimMeter, register: str, data: str) -> bool:
-    """Apply one write; True means the meter ACKs it, False NAK (unknown register, bad data)."""
+def apply_write(meter: SimMeter, register: str, data: str, *, lead: float = 0.0) -> bool:
+    """Apply one write; True means the meter ACKs it, False NAK (unknown register, bad data).
+
+    ``lead``: simulated seconds until the frame's last character has left the wire; the clock
+    write takes effect then (a meter acts on a frame once it has all of it).
+    """
     handler = _HANDLERS.get(register)
     if handler is None:
         return False
     if register in _V4_ONLY and meter.version is not MeterVersion.V4:
         return False
+    if handler is _set_time:
+        return _set_time(meter, register, data, lead)
     return handler(meter, register, data)

@@ -9,6 +9,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from custom_components.energy_local.ekm.address import normalize_address
+from custom_components.energy_local.ekm.crc import ekm_crc
+from custom_components.energy_local.ekm.gate import TOTAL_FIELDS
+from custom_components.energy_local.ekm.layout import FRAME_LENGTH, Field
+
+# 7-bit bytes with STX (0x02) replaced by a space: line noise that can never start a frame.
+_NO_STX = bytes(0x20 if b & 0x7F == 0x02 else b & 0x7F for b in range(256))
 
 
 class FaultKind(StrEnum):
@@ -26,10 +32,16 @@ class FaultKind(StrEnum):
     """A few random 7-bit bytes (possibly STX) on the line before the reply."""
     DROP_CONNECTION = "drop"
     """The TCP server closes the client's connection instead of replying (no reply on a pty)."""
+    CRC_ESCAPE = "crc_escape"
+    """A digit of a total register changed and the CRC recomputed: passes every check."""
+    CHATTER = "chatter"
+    """:attr:`FaultPlan.chatter_length` non-frame bytes (no STX), at once, before the reply."""
 
 
 # Faults that make sense for a 1-byte ACK/NAK reply.
-_ACK_FAULTS = frozenset({FaultKind.NO_REPLY, FaultKind.GARBAGE, FaultKind.DROP_CONNECTION})
+_ACK_FAULTS = frozenset(
+    {FaultKind.NO_REPLY, FaultKind.GARBAGE, FaultKind.DROP_CONNECTION, FaultKind.CHATTER}
+)
 
 
 @dataclass(slots=True)
@@ -55,14 +67,23 @@ class FaultPlan:
         seed: int | None = None,
         apply_to_acks: bool = False,
         truncate_length: int = 200,
+        chatter_length: int = 256 * 1024,
+        escape_field: str | None = None,
     ) -> None:
-        """Create a plan; ``probabilities`` maps a kind to a chance per reply (0-1)."""
+        """Create a plan; ``probabilities`` maps a kind to a chance per reply (0-1).
+
+        ``escape_field`` makes every CRC escape hit that total (default: a random total).
+        """
         self.probabilities: dict[FaultKind, float] = {}
         for kind, probability in (probabilities or {}).items():
             self.set_probability(kind, probability)
         self.rng = random.Random(seed)
         self.apply_to_acks = apply_to_acks
         self.truncate_length = truncate_length
+        self.chatter_length = chatter_length
+        self.escape_field = escape_field
+        self.escapes: list[tuple[str, bytes, bytes]] = []
+        """Every escape injected: (field, original digits, escaped digits)."""
         self.injected: Counter[FaultKind] = Counter()
         """How many times each kind was injected."""
         self._scheduled: list[_Scheduled] = []
@@ -112,3 +133,28 @@ class FaultPlan:
     def garbage(self) -> bytes:
         """A few random 7-bit bytes for :attr:`FaultKind.GARBAGE` (may include STX)."""
         return bytes(self.rng.randrange(0x80) for _ in range(self.rng.randint(2, 8)))
+
+    def chatter(self) -> bytes:
+        """:attr:`chatter_length` random 7-bit bytes without STX (:attr:`FaultKind.CHATTER`)."""
+        return self.rng.randbytes(self.chatter_length).translate(_NO_STX)
+
+    def escape(self, frame: bytes, fields: tuple[Field, ...]) -> bytes:
+        """``frame`` with one digit of a total register changed and a matching CRC.
+
+        The digit is any of the register's, so the value may rise or fall by any power of ten
+        (1050.0 -> 31050.0 is a change of the fourth digit from the left).
+        """
+        totals = [f for f in fields if f.name in TOTAL_FIELDS]
+        if self.escape_field is not None:
+            totals = [f for f in totals if f.name == self.escape_field]
+        if len(frame) != FRAME_LENGTH or not totals:
+            return frame
+        fld = self.rng.choice(totals)
+        raw = frame[fld.offset : fld.offset + fld.size]
+        pos = self.rng.randrange(fld.size)
+        digit = self.rng.choice([d for d in b"0123456789" if d != raw[pos]])
+        escaped = raw[:pos] + bytes((digit,)) + raw[pos + 1 :]
+        self.escapes.append((fld.name, raw, escaped))
+        body = frame[:253]
+        body = body[: fld.offset] + escaped + body[fld.offset + fld.size :]
+        return body + ekm_crc(body[1:253])

@@ -205,9 +205,12 @@ class SimMeter:
         """The meter's clock: simulated wall-clock time plus this meter's offset."""
         return self.clock.wall() + self.clock_offset
 
-    def set_meter_time(self, when: datetime) -> None:
-        """Set the meter clock (changes its offset from the simulated wall clock)."""
-        self.clock_offset = when - self.clock.wall()
+    def set_meter_time(self, when: datetime, *, lead: float = 0.0) -> None:
+        """Set the meter clock to ``when`` as of ``lead`` simulated seconds from now.
+
+        The clock then runs on from ``when`` (its display shows whole seconds).
+        """
+        self.clock_offset = when - (self.clock.wall() + timedelta(seconds=lead))
 
     def zero_resettable(self) -> None:
         """Zero kWh_Rst and Rev_kWh_Rst (after accruing energy up to now)."""

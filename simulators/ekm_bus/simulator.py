@@ -14,7 +14,13 @@ from typing import Any, NamedTuple, Self
 from custom_components.energy_local.ekm.address import normalize_address
 from custom_components.energy_local.ekm.crc import ekm_crc
 from custom_components.energy_local.ekm.frames import ACK, ETX, NAK, STX, ReadBlock
-from custom_components.energy_local.ekm.layout import FRAME_LENGTH
+from custom_components.energy_local.ekm.layout import (
+    FRAME_LENGTH,
+    V3_FIELDS,
+    V4_A_FIELDS,
+    V4_B_FIELDS,
+    Field,
+)
 from custom_components.energy_local.ekm.models import MeterVersion
 
 from .clock import SimClock
@@ -24,6 +30,12 @@ from .meter import SimMeter
 from .requests import FrameKind, HostFrame
 from .server import ClientPort, PtyEndpoint, TcpEndpoint
 from .wire import CHAR_TIME, DEFAULT_CHUNK_CHARS, DEFAULT_TURNAROUND, Wire, WireStats
+
+_LAYOUTS: dict[ReadBlock | None, tuple[Field, ...]] = {
+    None: V3_FIELDS,
+    ReadBlock.A: V4_A_FIELDS,
+    ReadBlock.B: V4_B_FIELDS,
+}
 
 
 class Direction(StrEnum):
@@ -292,7 +304,8 @@ class EkmBusSimulator:
         elif frame.kind is FrameKind.WRITE:
             # One accepted password allows one write, whatever its outcome.
             unlocked, session.unlocked = session.unlocked, False
-            ok = unlocked and apply_write(meter, frame.register, frame.data)
+            lead = (end - self._ensure_wire().loop.time()) * self.clock.speed if self.paced else 0.0
+            ok = unlocked and apply_write(meter, frame.register, frame.data, lead=max(lead, 0.0))
             self._ack(port, meter, ok=ok, end=end)
         else:
             reply = settings_reply(frame.register)
@@ -316,6 +329,8 @@ class EkmBusSimulator:
             reply = meter.reply_as(block, self._other_address(meter.address))
         else:
             reply = meter.reply(block)
+        if fault is FaultKind.CRC_ESCAPE:
+            reply = self.faults.escape(reply, _LAYOUTS[block])
         self._deliver(port, reply, end, fault)
 
     def _ack(self, port: ClientPort, meter: SimMeter, *, ok: bool, end: float) -> None:
@@ -340,6 +355,11 @@ class EkmBusSimulator:
             reply = reply[: self.faults.truncate_length]
         elif fault is FaultKind.GARBAGE:
             reply = self.faults.garbage() + reply
+        elif fault is FaultKind.CHATTER:
+            # A chattering converter or second master: far faster than the meters' 9600 baud.
+            chatter = self.faults.chatter()
+            self.stats.reply_chars += len(chatter)
+            port.send(chatter)
         self.stats.replies += 1
         self.stats.reply_chars += len(reply)
         self.transcript.append(TranscriptEntry(Direction.METER, reply))

@@ -15,9 +15,9 @@ import errno
 import logging
 import os
 import termios
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -72,6 +72,15 @@ DEFAULT_GAP = 0.005
 more than Modbus RTU's 3.5-character rule, so a meter has released the line before we drive it.
 ekmmeters sleeps 200 ms here; that is where most of its cycle time goes."""
 
+SET_TIME_APPLY_DELAY = 0.0
+"""Seconds from the end of a set-time frame until the meter's clock takes the time. The meter
+acts on a frame once it has all of it (the simulator models exactly that); a measured delay of
+real hardware would go here."""
+
+RECEIVE_LIMIT = 4 * FRAME_LENGTH
+"""Most bytes the receive buffer holds. Beyond it, what cannot be (the start of) a reply is
+discarded, so a chattering peer costs bounded memory and CPU however fast it streams."""
+
 TIMEOUTS_BEFORE_REOPEN = 3
 """Consecutive timeouts on a network port after which the connection is treated as dead
 (serial-over-TCP connections can die silently) and reopened."""
@@ -92,6 +101,12 @@ class BusStats:
     opens: int = 0
     hand_offs: int = 0
     bytes_discarded: int = 0
+    buffer_overflows: int = 0
+    """Times the receive buffer hit :data:`RECEIVE_LIMIT` and line noise was thrown away."""
+    buffer_peak: int = 0
+    """Largest the receive buffer has been (bytes); at most :data:`RECEIVE_LIMIT`."""
+    reconnects: int = 0
+    """Network connections that dropped mid-transaction and were reopened for a retry."""
     last_error: str | None = None
 
     def as_dict(self) -> dict[str, int | str | None]:
@@ -102,14 +117,19 @@ class BusStats:
 class _Receiver(asyncio.Protocol):
     """Collects bytes from the port and wakes the transaction waiting for them."""
 
-    def __init__(self, on_lost: Callable[[Exception | None], None]) -> None:
+    def __init__(self, on_lost: Callable[[Exception | None], None], stats: BusStats) -> None:
         self.buffer = bytearray()
         self.waiter: asyncio.Future[None] | None = None
         self.lost = False
         self._on_lost = on_lost
+        self._stats = stats
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        if len(self.buffer) > RECEIVE_LIMIT:
+            self._stats.buffer_overflows += 1
+            self._stats.bytes_discarded += keep_possible_reply(self.buffer)
+        self._stats.buffer_peak = max(self._stats.buffer_peak, len(self.buffer))
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -243,7 +263,7 @@ class EkmBus:
         if self._closed:
             raise EkmPortError(f"the bus on {self.url} was closed")
         await self._drop_port()
-        receiver = _Receiver(self._port_lost)
+        receiver = _Receiver(self._port_lost, self.stats)
         try:
             try:
                 transport = await self._connect(receiver)
@@ -301,6 +321,8 @@ class EkmBus:
     async def _await_data(self, receiver: _Receiver, deadline: float) -> bool:
         """Wait for more bytes until ``deadline``; False when the deadline passed."""
         loop = asyncio.get_running_loop()
+        if receiver.lost:
+            raise EkmPortError(f"port {self.url} is gone")
         remaining = deadline - loop.time()
         if remaining <= 0:
             return False
@@ -330,8 +352,9 @@ class EkmBus:
         await self._send(receiver, request)
         deadline = self._deadline(len(request), FRAME_LENGTH)
         buf = receiver.buffer
-        start = 0
         while True:
+            # The receiver may have trimmed the buffer: scan it afresh (it is bounded).
+            start = 0
             while (pos := buf.find(STX, start)) != -1 and len(buf) - pos >= FRAME_LENGTH:
                 if buf[pos + 252] == ETX:
                     frame = bytes(buf[pos : pos + FRAME_LENGTH])
@@ -472,12 +495,21 @@ class EkmBus:
         """Read one meter (v3, or v4 block A and, by default, B) and end its session."""
         addr = normalize_address(address)
         ver = MeterVersion(version)
-        session = _Session(addr)
         async with self._lock:
-            try:
-                return await self._read_locked(addr, ver, include_b=include_b, session=session)
-            finally:
-                self._end_session(session)
+            for attempt in (1, 2):
+                session = _Session(addr)
+                try:
+                    return await self._read_locked(addr, ver, include_b=include_b, session=session)
+                except EkmPortError:
+                    if attempt == 2 or not self._network or self._closed:
+                        raise
+                    # A dropped serial-over-TCP connection: reopen at once and try once more,
+                    # so a drop costs one failed transaction, not the rest of the cycle.
+                    self.stats.reconnects += 1
+                    _LOGGER.debug("Connection to %s lost; reopening and retrying", self.url)
+                finally:
+                    self._end_session(session)
+        raise AssertionError("unreachable")
 
     async def identify(self, address: int | str) -> MeterVersion:
         """Find a meter's protocol version: a v4 block-A probe first, then a v3 read.
@@ -506,6 +538,17 @@ class EkmBus:
         raises :class:`EkmPasswordError` and the write is not sent (ekmmeters HEAD sends it
         anyway); the session is closed however the command ends.
         """
+        return await self._command(address, version, _ready(write), password=password)
+
+    async def _command(
+        self,
+        address: int | str,
+        version: MeterVersion | int,
+        make_write: Callable[[], Awaitable[bytes]],
+        *,
+        password: str,
+    ) -> MeterReading:
+        """:meth:`command` with the write frame built (and timed) once the password is in."""
         addr = normalize_address(address)
         ver = MeterVersion(version)
         pwd = password_frame(password)
@@ -516,7 +559,7 @@ class EkmBus:
                 receiver = await self._ensure_open()
                 try:
                     await self._request_ack(receiver, pwd, "password")
-                    await self._request_ack(receiver, write, "write")
+                    await self._request_ack(receiver, await make_write(), "write")
                 except EkmCommandError as err:
                     self.stats.last_error = str(err)
                     raise
@@ -548,8 +591,33 @@ class EkmBus:
         *,
         password: str = DEFAULT_PASSWORD,
     ) -> None:
-        """Set the meter clock to ``when`` (meter-local time)."""
-        await self.command(address, version, set_time_frame(when), password=password)
+        """Set the meter clock to ``when`` (meter-local time, as of this call).
+
+        The clock holds whole seconds and takes a time when the write frame has arrived. So
+        the write is delayed until it will complete exactly on a whole second of the requested
+        clock (which runs on from ``when`` while the session opens), and carries that second:
+        the meter ends within a few milliseconds of ``when`` plus the time elapsed, not up to
+        a second (plus the session's length) behind.
+        """
+        set_time_frame(when)  # refuse an unsupported year before opening a session
+        loop = asyncio.get_running_loop()
+        called_at = loop.time()
+
+        async def timed_write() -> bytes:
+            sample = set_time_frame(when)
+            wire = len(sample) * self.char_time + SET_TIME_APPLY_DELAY
+            earliest = max(loop.time(), self._line_free_at) + wire
+            # The requested clock at the earliest completion, rounded up to a whole second.
+            target = when + timedelta(seconds=earliest - called_at)
+            second = target.replace(microsecond=0)
+            if second < target:
+                second += timedelta(seconds=1)
+            complete_at = called_at + (second - when).total_seconds()
+            if (wait := complete_at - wire - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            return set_time_frame(second)
+
+        await self._command(address, version, timed_write, password=password)
 
     async def zero_resettable(
         self, address: int | str, *, password: str = DEFAULT_PASSWORD
@@ -562,6 +630,36 @@ class EkmBus:
     ) -> None:
         """Reset the max-demand register now."""
         await self.command(address, version, max_demand_reset_now_frame(), password=password)
+
+
+def _ready(frame: bytes) -> Callable[[], Awaitable[bytes]]:
+    async def ready() -> bytes:
+        return frame
+
+    return ready
+
+
+def keep_possible_reply(buf: bytearray) -> int:
+    """Trim ``buf`` in place to what can still be a reply; return how many bytes went.
+
+    Kept: the first complete frame candidate (STX with ETX 252 bytes on) and what follows it,
+    up to :data:`RECEIVE_LIMIT`; without one, the tail from the first STX that has no room
+    for a frame yet (a reply still arriving). Everything else cannot start a frame.
+    """
+    size = len(buf)
+    keep_from, keep_to = size, size
+    pos = buf.find(STX)
+    while pos != -1:
+        if size - pos < FRAME_LENGTH:
+            keep_from = pos
+            break
+        if buf[pos + 252] == ETX:
+            keep_from, keep_to = pos, min(size, pos + RECEIVE_LIMIT)
+            break
+        pos = buf.find(STX, pos + 1)
+    del buf[keep_to:]
+    del buf[:keep_from]
+    return size - len(buf)
 
 
 def reset_terminal(path: str) -> None:
