@@ -25,6 +25,12 @@ from tests.conftest import FIXTURES
 from tests.ekm_bus.helpers import SimBus, wait_for
 from tests.powersensor_home.helpers import plugs_of, start_sim, state_value
 
+# 0.1.0 counted an exporting line's (and the resettable register's) export as import; this
+# release subtracts it (issue 11). These totals step down once, as the README says.
+FORMULA_FIXED = {
+    "sensor.omnimeter_300001285_energy_import_line_2",
+    "sensor.omnimeter_300001285_resettable_energy_import",
+}
 RELEASE = json.loads((FIXTURES / "release_0_1_0" / "registries.json").read_text("utf-8"))
 BUS, HOME = RELEASE["entries"]
 
@@ -164,6 +170,11 @@ async def test_the_release_registry_is_kept_with_its_history(
             if attributes.get("state_class") != "total_increasing":
                 continue
             if not entity_id.startswith(("sensor.omnimeter", "sensor.boiler_room")):
+                continue
+            if entity_id in FORMULA_FIXED:
+                value = state_value(hass, entity_id)
+                assert value is not None
+                assert value < float(stored_state["state"])
                 continue
             assert state_value(hass, entity_id) == float(stored_state["state"]), entity_id
             totals += 1

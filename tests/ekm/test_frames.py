@@ -156,3 +156,13 @@ def test_bad_addresses_name_the_value(bad: object) -> None:
 def test_builders_refuse_what_the_meter_would_misread(build: object) -> None:
     with pytest.raises(ValueError, match=r"\S"):
         build()  # type: ignore[operator]
+
+
+FULLWIDTH_DIGITS = "".join(chr(0xFF11 + i) for i in range(8))  # isdigit() but not ASCII
+
+
+@pytest.mark.parametrize("password", ["abc", "1234567", "123456789", "1234567x", FULLWIDTH_DIGITS])
+def test_a_bad_password_is_refused_without_echoing_it(password: str) -> None:
+    with pytest.raises(ValueError, match="exactly 8 decimal digits") as caught:
+        f.password_frame(password)
+    assert password not in str(caught.value)

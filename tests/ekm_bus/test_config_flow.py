@@ -147,10 +147,11 @@ async def test_options_flow(hass: HomeAssistant, ekm_bus: SimBus) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"poll_interval": 15, "block_b_every": 3}
+        result["flow_id"], {"poll_interval": 15, "block_b_every": 3, "unavailable_after": 5}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {"poll_interval": 15, "block_b_every": 3}
+    assert entry.options == {"poll_interval": 15, "block_b_every": 3, "unavailable_after": 5}
+    assert entry.runtime_data.unavailable_after == 5  # applied without a reload
 
 
 async def _meter_flow(hass: HomeAssistant, entry_id: str) -> str:

@@ -9,6 +9,7 @@ from homeassistant.const import EVENT_STATE_CHANGED, Platform
 from homeassistant.core import Event, HomeAssistant, State
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import (
     mock_restore_cache_with_extra_data,
     snapshot_platform,
@@ -90,22 +91,54 @@ async def test_a_total_never_goes_backwards(
     before = float(hass.states.get(IMPORT).state)
     meter = ekm_bus.meter(V4_ADDRESS)
     caplog.set_level(logging.INFO)
-    # A reading that passed every check but is lower (a glitching register), three times.
+    # Readings that pass every check but are lower (a glitching meter), twice: held quietly.
     high = list(meter.forward_kwh)
     meter.forward_kwh = [kwh * 0.6 for kwh in high]
-    for _ in range(3):
+    for _ in range(2):
         await coordinator.async_refresh()
         await hass.async_block_till_done()
         assert float(hass.states.get(IMPORT).state) == before
-    assert caplog.text.count("below the last total") == 1
-    # Identical readings do not even reach the entities (always_update=False): counted once.
-    assert coordinator.diagnostics.guarded_totals["energy_import"] == 1
+    assert "taken as a" not in caplog.text
+    gate = coordinator.gate_diagnostics(next(iter(coordinator.meters)))
+    assert gate is not None
+    assert gate["counters"]["held"] > 0
 
-    meter.forward_kwh = [kwh + 100 for kwh in high]  # back above the high-water mark
-    await coordinator.async_refresh()
-    await hass.async_block_till_done()
+    meter.forward_kwh = [kwh + 100 for kwh in high]  # back, and higher
+    for _ in range(2):  # confirmed by the second read
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
     assert float(hass.states.get(IMPORT).state) > before
-    assert "total accepted again" in caplog.text
+
+
+async def test_a_meter_that_reads_lower_for_three_polls_was_reset(
+    hass: HomeAssistant,
+    ekm_bus: SimBus,
+    caplog: pytest.LogCaptureFixture,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """No total freezes: a meter replaced (or reset) is taken as such, logged once, explained."""
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    before = float(hass.states.get(IMPORT).state)
+    meter = ekm_bus.meter(V4_ADDRESS)
+    caplog.set_level(logging.INFO)
+    meter.forward_kwh = [kwh * 0.1 for kwh in meter.forward_kwh]  # a new meter, far lower
+    meter.reverse_kwh = [kwh * 0.1 for kwh in meter.reverse_kwh]
+    for _ in range(3):
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+    after = float(hass.states.get(IMPORT).state)
+    assert after < before * 0.2
+    assert caplog.text.count("taken as a meter reset or replacement") == 1
+    subentry_id = next(iter(coordinator.meters))
+    assert issue_registry.async_get_issue(DOMAIN, f"meter_reset_{subentry_id}") is not None
+    ekm_bus.clock.advance(600)
+    for _ in range(2):
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+    assert float(hass.states.get(IMPORT).state) > after  # and it counts on
+    assert caplog.text.count("taken as a meter reset or replacement") == 1
 
 
 async def test_restart_restores_the_high_water_mark(hass: HomeAssistant, ekm_bus: SimBus) -> None:
@@ -133,6 +166,10 @@ async def test_unchanged_values_write_no_state(hass: HomeAssistant, ekm_bus: Sim
     assert writes == []  # simulated time is frozen: nothing changed, nothing written
 
     ekm_bus.clock.advance(600)  # ten minutes of energy
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    # An increase is published once the next read confirms it: one poll late, never lost.
+    assert IMPORT not in {e.data["entity_id"] for e in writes}
     await entry.runtime_data.async_refresh()
     await hass.async_block_till_done()
     assert IMPORT in {e.data["entity_id"] for e in writes}
@@ -184,7 +221,9 @@ async def test_line_and_resettable_import_leave_the_export_out(
     exporting_line = 2  # house_lines(): line 2 exports
     assert float(values[f"Rev_kWh_Ln_{exporting_line}"]) > 1  # type: ignore[arg-type]
     for line in (1, 2, 3):
-        shown = float(hass.states.get(f"sensor.omnimeter_300001285_energy_import_line_{line}").state)
+        shown = float(
+            hass.states.get(f"sensor.omnimeter_300001285_energy_import_line_{line}").state
+        )
         expected = float(values[f"kWh_Ln_{line}"]) - float(values[f"Rev_kWh_Ln_{line}"])  # type: ignore[arg-type]
         assert shown == pytest.approx(expected, abs=0.2), line  # two truncated registers
     resettable = hass.states.get("sensor.omnimeter_300001285_resettable_energy_import")

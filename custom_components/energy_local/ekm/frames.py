@@ -87,9 +87,11 @@ def _crc_frame(body: bytes) -> bytes:
     return bytes((SOH,)) + covered + ekm_crc(covered)
 
 
-def _digits(name: str, value: str, length: int) -> str:
+def _digits(name: str, value: str, length: int, *, secret: bool = False) -> str:
     if len(value) != length or not value.isascii() or not value.isdigit():
-        raise ValueError(f"{name} must be exactly {length} decimal digits, got {value!r}")
+        # A password is never echoed: error texts end up in logs and UI messages.
+        got = "" if secret else f", got {value!r}"
+        raise ValueError(f"{name} must be exactly {length} decimal digits{got}")
     return value
 
 
@@ -101,7 +103,7 @@ def _int_field(name: str, value: int, low: int, high: int, width: int) -> str:
 
 def password_frame(password: str = DEFAULT_PASSWORD) -> bytes:
     """Build ``SOH P1 STX (<8 digits>) ETX CRC``: unlocks the next write."""
-    pwd = _digits("meter password", password, 8)
+    pwd = _digits("meter password", password, 8, secret=True)
     return _crc_frame(f"P1\x02({pwd})".encode("ascii"))
 
 

@@ -80,8 +80,9 @@ def _meter_service(
 
 def _set_time(hass: HomeAssistant, meter: MeterConfig) -> MeterAction:
     async def run(bus: EkmBus, meter: MeterConfig) -> None:
-        # The meter keeps local wall time: HA's time zone, to the second.
-        now = dt_util.now().replace(microsecond=0, tzinfo=None)
+        # The meter keeps local wall time: HA's time zone. The bus times the write so that the
+        # meter's clock starts its second when ours does (it has no sub-second field).
+        now = dt_util.now().replace(tzinfo=None)
         await bus.set_time(meter.address, meter.version, now, password=meter.password)
 
     return run

@@ -2,6 +2,7 @@
 
 import asyncio
 import errno
+import re
 import socket
 import time
 from typing import Any, Final
@@ -49,10 +50,13 @@ from .const import (
     CONF_PULSE_FACTOR,
     CONF_PULSE_INPUTS,
     CONF_PULSE_KIND,
+    CONF_UNAVAILABLE_AFTER,
     CONF_VERSION,
     DEFAULT_BLOCK_B_EVERY,
     DEFAULT_POLL_INTERVAL,
+    DEFAULT_UNAVAILABLE_AFTER,
     MAX_POLL_INTERVAL,
+    MAX_UNAVAILABLE_AFTER,
     MIN_POLL_INTERVAL,
     SUBENTRY_METER,
     PulseKind,
@@ -208,6 +212,7 @@ class EkmBusOptionsFlow(OptionsFlow):
                 data={
                     CONF_POLL_INTERVAL: int(user_input[CONF_POLL_INTERVAL]),
                     CONF_BLOCK_B_EVERY: int(user_input[CONF_BLOCK_B_EVERY]),
+                    CONF_UNAVAILABLE_AFTER: int(user_input[CONF_UNAVAILABLE_AFTER]),
                 }
             )
         options = self.config_entry.options
@@ -230,6 +235,14 @@ class EkmBusOptionsFlow(OptionsFlow):
                     default=options.get(CONF_BLOCK_B_EVERY, DEFAULT_BLOCK_B_EVERY),
                 ): NumberSelector(
                     NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                vol.Required(
+                    CONF_UNAVAILABLE_AFTER,
+                    default=options.get(CONF_UNAVAILABLE_AFTER, DEFAULT_UNAVAILABLE_AFTER),
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=1, max=MAX_UNAVAILABLE_AFTER, step=1, mode=NumberSelectorMode.BOX
+                    )
                 ),
             }
         )
@@ -277,6 +290,20 @@ _VERSION_SELECTOR = SelectSelector(
     )
 )
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+_PASSWORD = re.compile(r"[0-9]{8}")
+
+
+def _password(user_input: dict[str, Any], current: str, errors: dict[str, str]) -> str | None:
+    """The entered password (empty: ``current``) if a meter would take it, else a field error.
+
+    An Omnimeter password is exactly 8 digits; anything else would fail at the next relay
+    switch instead of here.
+    """
+    password = (user_input.get(CONF_PASSWORD) or "").strip() or current
+    if _PASSWORD.fullmatch(password) is None:
+        errors[CONF_PASSWORD] = "invalid_password"
+        return None
+    return password
 
 
 class MeterSubentryFlow(ConfigSubentryFlow):
@@ -315,7 +342,8 @@ class MeterSubentryFlow(ConfigSubentryFlow):
             address = new_address(
                 self._get_entry(), user_input[CONF_ADDRESS], SUBENTRY_METER, errors
             )
-            if address is not None:
+            password = _password(user_input, DEFAULT_PASSWORD, errors)
+            if address is not None and password is not None:
                 version = await self._probe(address, user_input[CONF_VERSION])
                 if isinstance(version, str):
                     errors["base"] = version
@@ -325,7 +353,7 @@ class MeterSubentryFlow(ConfigSubentryFlow):
                         data={
                             CONF_ADDRESS: address,
                             CONF_VERSION: version.value,
-                            CONF_PASSWORD: user_input.get(CONF_PASSWORD) or DEFAULT_PASSWORD,
+                            CONF_PASSWORD: password,
                             CONF_PULSE_INPUTS: _pulse_inputs(user_input),
                         },
                         unique_id=address,
@@ -351,7 +379,10 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         subentry = self._get_reconfigure_subentry()
         data = subentry.data
         errors: dict[str, str] = {}
+        password = None
         if user_input is not None:
+            password = _password(user_input, data[CONF_PASSWORD], errors)
+        if user_input is not None and password is not None:
             version = await self._probe(data[CONF_ADDRESS], user_input[CONF_VERSION])
             if isinstance(version, str):
                 errors["base"] = version
@@ -361,7 +392,7 @@ class MeterSubentryFlow(ConfigSubentryFlow):
                     subentry,
                     data_updates={
                         CONF_VERSION: version.value,
-                        CONF_PASSWORD: user_input.get(CONF_PASSWORD) or data[CONF_PASSWORD],
+                        CONF_PASSWORD: password,
                         CONF_PULSE_INPUTS: _pulse_inputs(user_input),
                     },
                 )

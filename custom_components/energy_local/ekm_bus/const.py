@@ -12,7 +12,13 @@ DEFAULT_POLL_INTERVAL: Final = 10  # seconds: 8 v4 meters take ~5 s of wire time
 MIN_POLL_INTERVAL: Final = 2
 MAX_POLL_INTERVAL: Final = 3600
 DEFAULT_BLOCK_B_EVERY: Final = 1  # read block B every cycle
-MAX_PORT_BACKOFF: Final = timedelta(minutes=5)
+# A device (or the whole port) is shown unavailable only after this many failed polls in a row:
+# on a noisy line one lost reply is normal, and the last values are still the meter's.
+CONF_UNAVAILABLE_AFTER: Final = "unavailable_after"
+DEFAULT_UNAVAILABLE_AFTER: Final = 3
+MAX_UNAVAILABLE_AFTER: Final = 100
+# A timed relay reverts on its own: read the meter back this long after it should have.
+RELAY_REVERT_MARGIN: Final = timedelta(seconds=0.5)
 
 # EKM meter subentry
 SUBENTRY_METER: Final = "meter"

@@ -1,9 +1,13 @@
 """The EKM bus coordinator: the one owner of a serial port, polling every meter on it.
 
-One coordinator per bus (config entry). Each cycle reads every meter subentry in turn; a meter
-that fails makes only its own entities unavailable, a vanished port makes the whole bus
-unavailable and is retried with growing intervals until it returns. Commands (relays, clock,
-resets) go through the same bus, so they run between two meter sessions, never inside one.
+One coordinator per bus (config entry). Each cycle reads every meter subentry in turn. Every
+reading passes the meter's plausibility gate (:mod:`..ekm.gate`) before anything sees it, so
+a corrupted frame that passed the CRC never reaches a published total; the gates' baselines
+are stored, so they hold across restarts. A meter that fails only some polls keeps showing
+its last values; one that fails ``unavailable_after`` polls in a row becomes unavailable (its
+own entities only). A vanished port is retried every poll interval and makes the whole bus
+unavailable after as many failed cycles. Commands (relays, clock, resets) go through the same
+bus, so they run between two meter sessions, never inside one.
 
 EKM ioStacks on the same bus are read after the meters, through EKM's ``ekmdevice`` library: the
 bus lends it the port (:meth:`EkmBus.hand_off`) for one executor job, then takes it back. An
@@ -11,6 +15,7 @@ ioStack that fails makes only its own entities unavailable, like a meter.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -20,9 +25,11 @@ from datetime import timedelta
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from ..const import DOMAIN
@@ -34,14 +41,24 @@ from ..ekm import (
     EkmPortError,
     MeterReading,
 )
+from ..ekm.gate import (
+    TOTAL_FIELDS,
+    GatedFrame,
+    GateEvent,
+    GateEventKind,
+    GateResult,
+    TotalsGate,
+)
 from ..ekm.layout import V4_B_ONLY_FIELDS
 from .const import (
     CONF_BLOCK_B_EVERY,
     CONF_POLL_INTERVAL,
     CONF_PORT,
+    CONF_UNAVAILABLE_AFTER,
     DEFAULT_BLOCK_B_EVERY,
     DEFAULT_POLL_INTERVAL,
-    MAX_PORT_BACKOFF,
+    DEFAULT_UNAVAILABLE_AFTER,
+    RELAY_REVERT_MARGIN,
 )
 from .iostack.backend import (
     EkmDeviceApi,
@@ -56,13 +73,17 @@ from .models import IoStackConfig, MeterConfig, devices_of
 
 _LOGGER = logging.getLogger(__name__)
 
+GATE_STORE_VERSION = 1
+GATE_SAVE_DELAY = 60.0  # seconds: baselines on disk lag the live ones by at most this
+
 
 @dataclass(frozen=True, slots=True)
 class MeterState:
-    """The latest known state of one meter."""
+    """The latest known state of one meter; its reading has passed the meter's gate."""
 
     reading: MeterReading | None = None
     available: bool = False
+    failures: int = 0  # failed polls in a row
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +92,7 @@ class IoStackState:
 
     reading: IoStackReading | None = None
     available: bool = False
+    failures: int = 0  # failed polls in a row
 
 
 type DeviceState = MeterState | IoStackState
@@ -82,10 +104,13 @@ class BusDiagnostics:
 
     cycles: int = 0
     last_cycle_seconds: float | None = None
+    port_failures: int = 0
     meter_failures: Counter[str] = field(default_factory=Counter)
     iostack_failures: Counter[str] = field(default_factory=Counter)
     iostack_port_error: str | None = None
     guarded_totals: Counter[str] = field(default_factory=Counter)
+    # Resets the gates accepted (a meter reset or replaced, or our own reset action).
+    resets_accepted: list[dict[str, Any]] = field(default_factory=list)
 
 
 type EkmBusConfigEntry = ConfigEntry[EkmBusCoordinator]
@@ -107,19 +132,31 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             config_entry=entry,
             name=f"EKM bus {bus.url}",
             update_interval=self.poll_interval,
-            always_update=False,
+            # Every poll reaches the entities (they write only what changed): a total that
+            # reads lower poll after poll must be seen each time to be told from a glitch.
+            always_update=True,
         )
         self.bus = bus
         self.block_b_every = int(entry.options.get(CONF_BLOCK_B_EVERY, DEFAULT_BLOCK_B_EVERY))
+        self.unavailable_after = int(
+            entry.options.get(CONF_UNAVAILABLE_AFTER, DEFAULT_UNAVAILABLE_AFTER)
+        )
         self.meters, self.iostacks = devices_of(entry)
         self.iostack_api: EkmDeviceApi | None = None
         self.diagnostics = BusDiagnostics()
         self.bus_device_id: str | None = None  # set by setup once the bus device exists
+        self.gates: dict[str, TotalsGate] = {}
+        # How many resets each gate accepted per (meter, EKM field): an entity whose total is
+        # lower than it published lets it through only when one of its fields was reset.
+        self.reset_epochs: Counter[tuple[str, str]] = Counter()
+        self._gate_store: Store[dict[str, Any]] = Store(
+            hass, GATE_STORE_VERSION, f"{DOMAIN}.ekm_gates.{entry.entry_id}"
+        )
         self._unavailable_logged: set[str] = set()
         self._overrun = False
-        # (meter, EKM field) that our own action has just reset: the energy guard lets the
-        # next lower value through once instead of refusing it as a glitch.
-        self._resets_pending: set[tuple[str, str]] = set()
+        self._port_failures = 0
+        # (meter, EKM field) that our own action has just reset: no repair issue for those.
+        self._own_resets: set[tuple[str, str]] = set()
 
     def meter_state(self, subentry_id: str) -> MeterState | None:
         """The latest state of a meter."""
@@ -130,6 +167,103 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         """The latest state of an ioStack."""
         state = (self.data or {}).get(subentry_id)
         return state if isinstance(state, IoStackState) else None
+
+    def reset_epoch(self, subentry_id: str, fields: tuple[str, ...]) -> int:
+        """How many resets the gate of a meter accepted on any of ``fields``."""
+        return sum(self.reset_epochs[(subentry_id, name)] for name in fields)
+
+    # --- the gates' baselines ----------------------------------------------------------------
+
+    async def async_load_gates(self) -> None:
+        """Restore every meter's gate (a bad or missing stored state gives a fresh gate)."""
+        stored = await self._gate_store.async_load() or {}
+        for meter in self.meters.values():
+            self.gates[meter.subentry_id] = TotalsGate.restore(stored.get(meter.address))
+
+    def _export_gates(self) -> dict[str, Any]:
+        return {
+            meter.address: self.gates[meter.subentry_id].export()
+            for meter in self.meters.values()
+            if meter.subentry_id in self.gates
+        }
+
+    async def async_save_gates(self) -> None:
+        """Write the gates' baselines now (on unload and stop)."""
+        await self._gate_store.async_save(self._export_gates())
+
+    def _gate(self, meter: MeterConfig) -> TotalsGate:
+        if (gate := self.gates.get(meter.subentry_id)) is None:
+            gate = self.gates[meter.subentry_id] = TotalsGate()
+        return gate
+
+    def _gate_reading(self, meter: MeterConfig, reading: MeterReading) -> MeterReading:
+        """Pass a reading through the meter's gate: what may be published of it."""
+        result = self._gate(meter).check(reading, time.monotonic())
+        self._take_gate_events(meter, result)
+        self._gate_store.async_delay_save(self._export_gates, GATE_SAVE_DELAY)
+        return result.apply(reading)
+
+    def _take_gate_events(self, meter: MeterConfig, result: GateResult) -> None:
+        resets: list[GateEvent] = []
+        for event in result.events:
+            if event.kind is GateEventKind.RESET:
+                self.reset_epochs[(meter.subentry_id, event.field)] += 1
+                if (meter.subentry_id, event.field) in self._own_resets:
+                    self._own_resets.discard((meter.subentry_id, event.field))
+                else:
+                    resets.append(event)
+            elif event.kind is not GateEventKind.ACCEPTED:
+                _LOGGER.debug(
+                    "Meter %s: %s %s read %s (published %s)",
+                    meter.address,
+                    event.field,
+                    event.kind.value,
+                    event.read,
+                    event.published,
+                )
+        if resets:
+            self._meter_was_reset(meter, resets)
+
+    def _meter_was_reset(self, meter: MeterConfig, resets: list[GateEvent]) -> None:
+        """Totals read lower for several polls in a row: a meter reset or replaced."""
+        fields = ", ".join(f"{event.field} {event.read:g}" for event in resets)
+        _LOGGER.warning(
+            "Meter %s reads lower totals than it did, consistently: taken as a meter reset or "
+            "replacement (%s); its energy totals count on from these values",
+            meter.address,
+            fields,
+        )
+        self.diagnostics.resets_accepted.append(
+            {
+                "address": meter.address,
+                "at": time.time(),
+                "fields": {e.field: e.read for e in resets},
+            }
+        )
+        del self.diagnostics.resets_accepted[:-20]
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"meter_reset_{meter.subentry_id}",
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="meter_reset",
+            translation_placeholders={"address": meter.address, "fields": fields},
+        )
+        self.hass.async_create_task(self.async_save_gates(), eager_start=False)
+
+    def gate_diagnostics(self, subentry_id: str) -> dict[str, Any] | None:
+        """What a meter's gate did: counters, published baselines, recent held frames."""
+        gate = self.gates.get(subentry_id)
+        if gate is None:
+            return None
+        return {
+            "counters": gate.counters.as_dict(),
+            "published": dict(gate.published),
+            "distrusted_relations": sorted(gate.distrusted),
+            "recent": [_frame_diagnostics(frame) for frame in gate.recent],
+        }
 
     # --- polling ---------------------------------------------------------------------------
 
@@ -143,21 +277,35 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
                     meter, self.meter_state(meter.subentry_id), read_b=read_b
                 )
         except EkmPortError as err:
-            self._back_off()
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="port_unavailable",
-                translation_placeholders={"port": self.bus.url, "error": str(err)},
-            ) from err
+            return self._port_failed(err, states)
+        self._port_failures = 0
         if self.iostacks:
             states.update(await self._poll_iostacks())
-        if self.update_interval != self.poll_interval:
-            self.update_interval = self.poll_interval
         self.diagnostics.cycles += 1
         elapsed = time.monotonic() - start
         self.diagnostics.last_cycle_seconds = elapsed
         self._check_overrun(elapsed)
         return states
+
+    def _port_failed(
+        self, err: EkmPortError, states: dict[str, DeviceState]
+    ) -> dict[str, DeviceState]:
+        """Keep the last values for a few cycles; then the bus is unavailable until it is back.
+
+        The bus retries every poll interval (no back-off), so values return within one poll
+        interval of the port coming back.
+        """
+        self._port_failures += 1
+        self.diagnostics.port_failures += 1
+        if self._port_failures < self.unavailable_after and self.data is not None:
+            _LOGGER.debug("Port %s failed (%s of %s): %s", self.bus.url, self._port_failures,
+                          self.unavailable_after, err)  # fmt: skip
+            return {**self.data, **states}
+        raise UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="port_unavailable",
+            translation_placeholders={"port": self.bus.url, "error": str(err)},
+        ) from err
 
     async def _poll_meter(
         self, meter: MeterConfig, previous: MeterState | None, *, read_b: bool
@@ -170,9 +318,23 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             raise
         except EkmError as err:
             self.diagnostics.meter_failures[meter.address] += 1
-            self._log_gone(meter.subentry_id, f"Meter {meter.address}", err)
-            return MeterState(last, available=False)
+            failures = (previous.failures if previous else 0) + 1
+            # One lost reply on a noisy line is not a missing meter: its last values stand.
+            available = (
+                previous is not None and previous.available and failures < self.unavailable_after
+            )
+            if not available:
+                self._log_gone(meter.subentry_id, f"Meter {meter.address}", err)
+            return MeterState(last, available=available, failures=failures)
         self._log_back(meter.subentry_id, f"Meter {meter.address}")
+        gated = self._gate_reading(meter, reading)
+        if last is None and _unconfirmed(reading, gated):
+            # A gate with no baseline (a meter just added) publishes a total only once a
+            # second read confirms it: read once more now rather than show nothing a poll.
+            with contextlib.suppress(EkmError):
+                reading = await self.bus.read_meter(meter.address, meter.version, include_b=True)
+                gated = self._gate_reading(meter, reading)
+        reading = gated
         if not need_b and last is not None:
             reading = _keep_block_b(reading, last)
         return MeterState(reading, available=True)
@@ -240,9 +402,16 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
     ) -> IoStackState:
         if isinstance(result, IoStackError):
             self.diagnostics.iostack_failures[iostack.address] += 1
-            self._log_gone(iostack.subentry_id, f"ioStack {iostack.address}", result)
             previous = self.iostack_state(iostack.subentry_id)
-            return IoStackState(previous.reading if previous else None, available=False)
+            failures = (previous.failures if previous else 0) + 1
+            available = (
+                previous is not None and previous.available and failures < self.unavailable_after
+            )
+            if not available:
+                self._log_gone(iostack.subentry_id, f"ioStack {iostack.address}", result)
+            return IoStackState(
+                previous.reading if previous else None, available=available, failures=failures
+            )
         self._log_back(iostack.subentry_id, f"ioStack {iostack.address}")
         return IoStackState(result, available=True)
 
@@ -276,11 +445,6 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         if self.diagnostics.iostack_port_error is not None:
             self.diagnostics.iostack_port_error = None
             ir.async_delete_issue(self.hass, DOMAIN, f"iostack_port_{self.config_entry.entry_id}")
-
-    def _back_off(self) -> None:
-        """After a port failure, wait twice as long each time (up to a limit) before retrying."""
-        current = self.update_interval or self.poll_interval
-        self.update_interval = min(current * 2, max(MAX_PORT_BACKOFF, self.poll_interval))
 
     def _check_overrun(self, elapsed: float) -> None:
         """Raise (or clear) a repair issue when the meters cannot be read within the interval."""
@@ -322,14 +486,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         )
         self.update_interval = self.poll_interval
         self.block_b_every = int(options.get(CONF_BLOCK_B_EVERY, DEFAULT_BLOCK_B_EVERY))
-
-    def consume_reset(self, subentry_id: str, field_name: str) -> bool:
-        """Whether ``field_name`` of a meter was reset by our own action (answers True once)."""
-        key = (subentry_id, field_name)
-        if key in self._resets_pending:
-            self._resets_pending.discard(key)
-            return True
-        return False
+        self.unavailable_after = int(options.get(CONF_UNAVAILABLE_AFTER, DEFAULT_UNAVAILABLE_AFTER))
 
     # --- commands --------------------------------------------------------------------------
 
@@ -364,6 +521,12 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
                 translation_key="password_refused",
                 translation_placeholders=placeholders,
             ) from err
+        except ValueError as err:  # refused before the bus (a stored password that is not valid)
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_command",
+                translation_placeholders={**placeholders, "error": str(err)},
+            ) from err
         except EkmCommandError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -383,8 +546,25 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
                 translation_placeholders={**placeholders, "error": str(err)},
             ) from err
         ir.async_delete_issue(self.hass, DOMAIN, f"password_refused_{subentry_id}")
-        self._resets_pending.update((subentry_id, name) for name in resets)
+        if resets:
+            # The meter zeroed these registers: the next lower value is a reset, at once.
+            self._gate(meter).expect_reset(*resets)
+            self._own_resets.update((subentry_id, name) for name in resets)
         await self._async_read_back(meter)
+
+    @callback
+    def async_read_back_later(self, subentry_id: str, seconds: float) -> None:
+        """Read a meter again once a timed relay has reverted (the meter times it itself)."""
+        meter = self.meters[subentry_id]
+
+        @callback
+        def _due(_now: object) -> None:
+            self.config_entry.async_create_background_task(
+                self.hass, self._async_read_back(meter), f"EKM {meter.address} relay read-back"
+            )
+
+        delay = seconds + RELAY_REVERT_MARGIN.total_seconds()
+        self.config_entry.async_on_unload(async_call_later(self.hass, delay, _due))
 
     async def _async_read_back(self, meter: MeterConfig) -> None:
         """Read one meter after a command so entities show what the meter now reports."""
@@ -394,6 +574,23 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         except EkmPortError:
             return  # the next poll reports the port
         self.async_set_updated_data({**(self.data or {}), meter.subentry_id: state})
+
+
+def _unconfirmed(reading: MeterReading, gated: MeterReading) -> bool:
+    """Whether the gate held back a total of ``reading`` for want of a baseline."""
+    return any(name in reading.values and name not in gated.values for name in TOTAL_FIELDS)
+
+
+def _frame_diagnostics(frame: GatedFrame) -> dict[str, Any]:
+    return {
+        "at_monotonic": frame.at,
+        "events": [
+            {"field": e.field, "kind": e.kind.value, "read": e.read, "published": e.published}
+            for e in frame.events
+        ],
+        "totals": dict(frame.totals),
+        "frames_hex": list(frame.frames),
+    }
 
 
 def _keep_block_b(reading: MeterReading, last: MeterReading) -> MeterReading:

@@ -47,10 +47,14 @@ class EkmSensorDescription(SensorEntityDescription):
     value_fn: Callable[[Values, MeterConfig], SensorValue]
     versions: frozenset[MeterVersion] = V3_V4
     exists_fn: Callable[[MeterConfig], bool] = lambda _meter: True
-    # Energy totals are guarded: a value that would go backwards is not published.
-    guarded: bool = False
-    # EKM fields our own "reset" actions zero (a lower value is then a real reset).
-    reset_by: tuple[str, ...] = ()
+    # A total's EKM fields (they pass the meter's gate). A total is published lower than
+    # before only when the gate took one of them as reset: see entity.GuardedTotal.
+    total_of: tuple[str, ...] = ()
+
+    @property
+    def guarded(self) -> bool:
+        """Whether this is a total (never published lower, except at a reset)."""
+        return bool(self.total_of)
 
 
 def _field(name: str) -> Callable[[Values, MeterConfig], SensorValue]:
@@ -113,7 +117,10 @@ def _pulse_kind_is(index: int, *kinds: PulseKind) -> Callable[[MeterConfig], boo
 
 
 def _energy(
-    key: str, fn: Callable[[Values, MeterConfig], SensorValue], **kw: Any
+    key: str,
+    fn: Callable[[Values, MeterConfig], SensorValue],
+    total_of: tuple[str, ...],
+    **kw: Any,
 ) -> EkmSensorDescription:
     return EkmSensorDescription(
         key=key,
@@ -123,7 +130,7 @@ def _energy(
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=1,
         value_fn=fn,
-        guarded=True,
+        total_of=total_of,
         **kw,
     )
 
@@ -162,8 +169,8 @@ TARIFFS = (1, 2, 3, 4)
 
 SENSORS: tuple[EkmSensorDescription, ...] = (
     # --- energy totals (Energy dashboard) ---
-    _energy("energy_import", _forward("kWh_Tot", "Rev_kWh_Tot")),
-    _energy("energy_export", _field("Rev_kWh_Tot")),
+    _energy("energy_import", _forward("kWh_Tot", "Rev_kWh_Tot"), ("kWh_Tot", "Rev_kWh_Tot")),
+    _energy("energy_export", _field("Rev_kWh_Tot"), ("Rev_kWh_Tot",)),
     EkmSensorDescription(
         key="energy_net",
         translation_key="energy_net",
@@ -174,11 +181,17 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
         suggested_display_precision=1,
         value_fn=_net("kWh_Tot", "Rev_kWh_Tot"),
     ),
-    _energy("energy_both_directions", _field("kWh_Tot"), entity_registry_enabled_default=False),
+    _energy(
+        "energy_both_directions",
+        _field("kWh_Tot"),
+        ("kWh_Tot",),
+        entity_registry_enabled_default=False,
+    ),
     *(
         _energy(
             f"energy_import_tariff_{t}",
             _forward(f"kWh_Tariff_{t}", f"Rev_kWh_Tariff_{t}"),
+            (f"kWh_Tariff_{t}", f"Rev_kWh_Tariff_{t}"),
             translation_placeholders={"tariff": str(t)},
             entity_registry_enabled_default=False,
         )
@@ -188,6 +201,7 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
         _energy(
             f"energy_export_tariff_{t}",
             _field(f"Rev_kWh_Tariff_{t}"),
+            (f"Rev_kWh_Tariff_{t}",),
             translation_placeholders={"tariff": str(t)},
             entity_registry_enabled_default=False,
         )
@@ -197,6 +211,7 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
         _energy(
             f"energy_import_line_{n}",
             _forward(f"kWh_Ln_{n}", f"Rev_kWh_Ln_{n}"),
+            (f"kWh_Ln_{n}", f"Rev_kWh_Ln_{n}"),
             versions=V4_ONLY,
             translation_placeholders={"line": str(n)},
             entity_registry_enabled_default=False,
@@ -207,6 +222,7 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
         _energy(
             f"energy_export_line_{n}",
             _field(f"Rev_kWh_Ln_{n}"),
+            (f"Rev_kWh_Ln_{n}",),
             versions=V4_ONLY,
             translation_placeholders={"line": str(n)},
             entity_registry_enabled_default=False,
@@ -216,15 +232,15 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
     _energy(
         "energy_resettable",
         _forward("kWh_Rst", "Rev_kWh_Rst"),
+        ("kWh_Rst", "Rev_kWh_Rst"),
         versions=V4_ONLY,
-        reset_by=("kWh_Rst", "Rev_kWh_Rst"),
         entity_registry_enabled_default=False,
     ),
     _energy(
         "energy_resettable_export",
         _field("Rev_kWh_Rst"),
+        ("Rev_kWh_Rst",),
         versions=V4_ONLY,
-        reset_by=("Rev_kWh_Rst",),
         entity_registry_enabled_default=False,
     ),
     EkmSensorDescription(
@@ -235,7 +251,7 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         value_fn=_field("Reactive_Energy_Tot"),
         versions=V4_ONLY,
-        guarded=True,
+        total_of=("Reactive_Energy_Tot",),
         entity_registry_enabled_default=False,
     ),
     # --- power and the grid ---
@@ -330,7 +346,7 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
             state_class=SensorStateClass.TOTAL_INCREASING,
             value_fn=_pulses(i),
             exists_fn=_pulse_kind_is(i, PulseKind.WATER),
-            guarded=True,
+            total_of=(f"Pulse_Cnt_{i}",),
         )
         for i in LINES
     ),
@@ -344,7 +360,7 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
             state_class=SensorStateClass.TOTAL_INCREASING,
             value_fn=_pulses(i),
             exists_fn=_pulse_kind_is(i, PulseKind.GAS),
-            guarded=True,
+            total_of=(f"Pulse_Cnt_{i}",),
         )
         for i in LINES
     ),
@@ -352,6 +368,7 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
         _energy(
             f"pulse_energy_{i}",
             _pulses(i),
+            (f"Pulse_Cnt_{i}",),
             translation_placeholders={"input": str(i)},
             exists_fn=_pulse_kind_is(i, PulseKind.ENERGY),
         )
@@ -366,7 +383,7 @@ SENSORS: tuple[EkmSensorDescription, ...] = (
             state_class=SensorStateClass.TOTAL_INCREASING,
             value_fn=_pulses(i),
             exists_fn=_pulse_kind_is(i, PulseKind.NONE),
-            guarded=True,
+            total_of=(f"Pulse_Cnt_{i}",),
             entity_registry_enabled_default=False,
         )
         for i in LINES

@@ -38,6 +38,8 @@ async def async_get_bus_diagnostics(
             "pulse_inputs": [asdict(p) for p in meter.pulse_inputs],
             "raw_frames_hex": [frame.hex() for frame in reading.frames] if reading else [],
             "values": {k: _plain(v) for k, v in reading.values.items()} if reading else None,
+            "failed_polls_in_a_row": state.failures if state else None,
+            "gate": coordinator.gate_diagnostics(subentry_id),
         }
     iostacks: dict[str, Any] = {}
     for subentry_id, iostack in coordinator.iostacks.items():
@@ -57,9 +59,12 @@ async def async_get_bus_diagnostics(
             "port": coordinator.bus.url,
             "statistics": coordinator.bus.stats.as_dict(),
             "poll_cycles": stats.cycles,
+            "port_failures": stats.port_failures,
+            "unavailable_after": coordinator.unavailable_after,
             "last_cycle_seconds": stats.last_cycle_seconds,
             "meter_failures": dict(stats.meter_failures),
-            "refused_totals": dict(stats.guarded_totals),
+            "held_totals": dict(stats.guarded_totals),
+            "resets_accepted": list(stats.resets_accepted),
             "iostack_failures": dict(stats.iostack_failures),
             "iostack_port_error": stats.iostack_port_error,
             "ekmdevice_loaded": coordinator.iostack_api is not None,

@@ -1,7 +1,6 @@
 """Base entity of everything a meter exposes: device, availability, change-only state writes."""
 
 import logging
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +12,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from ..const import DOMAIN
 from ..ekm import MeterReading
-from .coordinator import EkmBusCoordinator
+from .coordinator import BusDiagnostics, EkmBusCoordinator
 from .models import MeterConfig
 
 _LOGGER = logging.getLogger(__name__)
@@ -100,19 +99,32 @@ class EkmMeterEntity(ChangeOnlyBusEntity):
 
 
 class GuardedTotal:
-    """A total that is never published lower than before (meter energy, ioStack counters).
+    """The last step before a total is published: it never goes lower, except at a reset.
 
-    A glitch that passed every check, a 0 after a power cut, a scale change: the entity keeps
-    its last good value (restored after a restart), the event is logged once and counted in
-    diagnostics. Only a fall that ``may_fall`` allows (our own reset action) gets through.
+    Meter registers reach it through the meter's gate, so a lower value here is one of:
+
+    * a dip of a value derived from two truncated registers (import = kWh_Tot - Rev_kWh_Tot
+      moves by a resolution step either way): held silently, it is rounding;
+    * a reset the gate accepted on one of the total's fields (``epoch`` changed: a meter
+      reset or replaced, or our own reset action): published, Home Assistant's statistics
+      take a ``total_increasing`` drop as a new cycle;
+    * a total that reads lower by more than rounding for ``RESET_POLLS`` polls in a row
+      without its fields resetting (a meter replaced while Home Assistant was down, an
+      ioStack counter, which has no gate): taken as a reset, logged once.
+
+    Until then the last good total (restored after a restart) is kept and counted.
     """
 
+    RESET_POLLS = 3
+    DIP_STEPS = 4
+
     def __init__(self, source: str, counter_key: str) -> None:
-        """``source`` names the device in logs; ``counter_key`` counts refusals in diagnostics."""
+        """``source`` names the device in logs; ``counter_key`` counts holds in diagnostics."""
         self.source = source
         self.counter_key = counter_key
         self.last_good: float | None = None
-        self._refusing = False
+        self._epoch: int | None = None
+        self._lower_polls = 0
 
     async def async_restore(self, sensor: RestoreSensor) -> None:
         """Take the last published value (the high-water mark) from before a restart."""
@@ -125,28 +137,33 @@ class GuardedTotal:
         value: object,
         *,
         entity_id: str | None,
-        coordinator: EkmBusCoordinator,
-        may_fall: Callable[[], bool] = lambda: False,
+        diagnostics: BusDiagnostics,
+        epoch: int = 0,
+        step: float = 0.0,
     ) -> float | None:
-        """The value to publish for ``value``: it, or the last good total if it is lower."""
+        """The value to publish; dips of up to ``DIP_STEPS`` x ``step`` are rounding."""
+        reset = self._epoch is not None and epoch != self._epoch
+        self._epoch = epoch
         if not isinstance(value, int | float):
             return self.last_good
-        # may_fall() is asked only for a lower value: it consumes a pending reset.
-        if self.last_good is None or value >= self.last_good or may_fall():
-            if self._refusing:
-                self._refusing = False
-                _LOGGER.info("%s: total accepted again at %s", entity_id, value)
+        if self.last_good is None or value >= self.last_good or reset:
+            self._lower_polls = 0
             self.last_good = value
             return value
-        coordinator.diagnostics.guarded_totals[self.counter_key] += 1
-        if not self._refusing:
-            self._refusing = True
-            _LOGGER.warning(
-                "%s: %s reported %s, below the last total %s; keeping %s",
-                entity_id,
-                self.source,
-                value,
-                self.last_good,
-                self.last_good,
-            )
-        return self.last_good
+        diagnostics.guarded_totals[self.counter_key] += 1
+        if self.last_good - value <= self.DIP_STEPS * step:
+            return self.last_good  # rounding of truncated registers
+        self._lower_polls += 1
+        if self._lower_polls < self.RESET_POLLS:
+            return self.last_good
+        _LOGGER.warning(
+            "%s: %s reads %s, below the last total %s for %s polls: taken as a reset",
+            entity_id,
+            self.source,
+            value,
+            self.last_good,
+            self._lower_polls,
+        )
+        self._lower_polls = 0
+        self.last_good = value
+        return value

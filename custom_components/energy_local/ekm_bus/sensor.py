@@ -8,7 +8,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from ..ekm.parse import KWH_SCALE_DIVISORS
+from ..ekm.parse import KWH_SCALE_DIVISORS, kwh_divisor
 from .coordinator import EkmBusConfigEntry, EkmBusCoordinator
 from .descriptions import SENSORS, EkmSensorDescription
 from .entity import EkmMeterEntity, GuardedTotal
@@ -71,16 +71,26 @@ class EkmSensor(EkmMeterEntity, RestoreSensor):
             value = self._total.check(
                 value,
                 entity_id=self.entity_id,
-                coordinator=self.coordinator,
-                may_fall=lambda: any(
-                    self.coordinator.consume_reset(self.meter.subentry_id, name)
-                    for name in desc.reset_by
-                ),
+                diagnostics=self.coordinator.diagnostics,
+                epoch=self.coordinator.reset_epoch(self.meter.subentry_id, desc.total_of),
+                step=self._step,
             )
         elif isinstance(value, datetime) and value.tzinfo is None:
             # The meter keeps local wall time without a zone: it is HA's zone.
             value = value.replace(tzinfo=dt_util.get_default_time_zone())
         self._attr_native_value = value
+
+    @property
+    def _step(self) -> float:
+        """How far a value derived from two truncated kWh registers may dip: one register step.
+
+        A total read from one register dips only when its meter was reset (its gate says so).
+        """
+        if len(self.entity_description.total_of) < 2:
+            return 0.0
+        reading = self.reading
+        scale = reading.values.get("kWh_Scale") if reading else None
+        return 1 / kwh_divisor(scale) if isinstance(scale, int) else 0.1
 
     def _shown_state(self) -> tuple[object, ...]:
         return (self.available, self._attr_native_value)

@@ -75,5 +75,10 @@ class EkmRelaySwitch(EkmMeterEntity, SwitchEntity):
         await self.async_switch(RelayState.OPEN)
 
     async def async_close_for(self, seconds: int) -> None:
-        """Close the relay for ``seconds``; the meter opens it again by itself."""
+        """Close the relay for ``seconds``; the meter opens it again by itself.
+
+        The meter is read back once it should have opened, so the switch shows the revert
+        then rather than at the next poll.
+        """
         await self.async_switch(RelayState.CLOSED, seconds)
+        self.coordinator.async_read_back_later(self.meter.subentry_id, seconds)

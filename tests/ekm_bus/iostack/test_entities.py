@@ -204,21 +204,46 @@ async def test_counter_totals_never_go_backwards(
     entry = bus_entry(ekm_bus.port, [boiler_room()])
     await setup_entry(hass, entry)
     caplog.set_level(logging.INFO)
-    device.pulse_counts = [0, 200, 3999, 3]  # a counter reset or a glitch
+    device.pulse_counts = [0, 200, 3999, 3]  # a glitch: lower for two polls, then back
     for _ in range(2):
         await refresh(hass, entry)
         assert hass.states.get(f"{DEV}_water_input_1").state == "1000.0"
         assert hass.states.get(f"{DEV}_gas_input_2").state == "2.5"
         assert hass.states.get(f"{DEV}_energy_input_3").state == "4.0"
         assert hass.states.get(f"{DEV}_pulse_count_input_4").state == "7"
-    warnings = [r for r in caplog.records if "below the last total" in r.getMessage()]
-    assert len(warnings) == 4  # once per total, not once per poll
-    assert entry.runtime_data.diagnostics.guarded_totals[f"iostack_{IOSTACK_ADDRESS}_water_1"] == 1
+    ours = [r for r in caplog.records if r.name.startswith("custom_components.energy_local")]
+    assert not [r for r in ours if r.levelno >= logging.WARNING]  # held quietly
+    assert entry.runtime_data.diagnostics.guarded_totals[f"iostack_{IOSTACK_ADDRESS}_water_1"] == 2
     device.pulse_counts = [101, 250, 4000, 8]
     await refresh(hass, entry)
     assert hass.states.get(f"{DEV}_water_input_1").state == "1010.0"
     assert hass.states.get(f"{DEV}_pulse_count_input_4").state == "8"
-    assert any("accepted again" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_counter_that_stays_lower_was_reset(
+    hass: HomeAssistant,
+    ekm_bus: SimBus,
+    ekmdevice_standin: ModuleType,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Lower for three polls in a row: a reset (published, logged once), not a glitch."""
+    device = ekmdevice_standin.devices[IOSTACK_ADDRESS]
+    device.pulse_counts = [100, 250, 4000, 7]
+    entry = bus_entry(ekm_bus.port, [boiler_room()])
+    await setup_entry(hass, entry)
+    caplog.set_level(logging.INFO)
+    device.pulse_counts = [0, 200, 3999, 3]
+    for _ in range(2):
+        await refresh(hass, entry)
+        assert hass.states.get(f"{DEV}_water_input_1").state == "1000.0"
+    await refresh(hass, entry)
+    assert hass.states.get(f"{DEV}_water_input_1").state == "0.0"
+    assert hass.states.get(f"{DEV}_pulse_count_input_4").state == "3"
+    warnings = [r for r in caplog.records if "taken as a reset" in r.getMessage()]
+    assert len(warnings) == 4  # once per total
+    device.pulse_counts = [2, 200, 3999, 4]
+    await refresh(hass, entry)
+    assert hass.states.get(f"{DEV}_water_input_1").state == "20.0"  # counting on
 
 
 async def test_a_restored_total_is_the_floor(

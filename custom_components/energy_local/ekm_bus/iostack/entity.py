@@ -116,7 +116,11 @@ class IoStackSensor(IoStackEntity, RestoreSensor):
         desc = self.entity_description
         value = desc.value_fn(reading, self.iostack) if reading else None
         if desc.guarded:
-            value = self._total.check(value, entity_id=self.entity_id, coordinator=self.coordinator)
+            value = self._total.check(
+                value,
+                entity_id=self.entity_id,
+                diagnostics=self.coordinator.diagnostics,
+            )
         elif isinstance(value, datetime) and value.tzinfo is None:
             # The ioStack keeps wall time without a zone: taken as Home Assistant's zone.
             value = value.replace(tzinfo=dt_util.get_default_time_zone())
