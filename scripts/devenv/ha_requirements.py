@@ -4,11 +4,14 @@ Run with that venv's interpreter, after ``homeassistant`` is installed there::
 
     .venv-ha/bin/python scripts/devenv/ha_requirements.py requirements_develop.txt MANIFEST
 
-Prints one requirement a line: each line of requirements_develop.txt, except that a package
-pinned there because a core manifest asks for that version gets the version the installed
-release's manifest asks for instead (the pins there are the oldest release's); then our own
-manifest's requirements (serialx). Everything unpinned is left to the release's
-package_constraints.txt. Standard library only: the venv has no test stack.
+Prints one requirement a line, each package once, as the installed release's manifests pin
+it: the requirements of every core integration that ``default_config`` and our manifest's
+dependencies pull in (through their dependencies and after-dependencies, as Home Assistant
+itself resolves them before a setup); then each line of requirements_develop.txt (the pins
+there are the oldest release's: a package a core manifest pins gets this release's version);
+then our own manifest's requirements. Home Assistant would otherwise try to install any of
+them at startup, and fail: the namespace has no network. Standard library only: the venv has
+no test stack.
 """
 
 import importlib.util
@@ -28,6 +31,29 @@ def requirement_name(requirement: str) -> str:
     return normalized(re.split(r"[=<>~!\[; ]", requirement.strip(), maxsplit=1)[0])
 
 
+def _manifest(components: Path, domain: str) -> dict[str, list[str]]:
+    path = components / domain / "manifest.json"
+    if not path.exists():
+        return {}
+    loaded: dict[str, list[str]] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def dependency_requirements(components: Path, roots: list[str]) -> list[str]:
+    """The requirements of ``roots`` and everything they (after-)depend on, in walk order."""
+    seen: set[str] = set()
+    todo = list(reversed(roots))
+    found: list[str] = []
+    while todo:
+        if (domain := todo.pop()) in seen:
+            continue
+        seen.add(domain)
+        manifest = _manifest(components, domain)
+        found += manifest.get("requirements", [])
+        todo += reversed(manifest.get("dependencies", []) + manifest.get("after_dependencies", []))
+    return found
+
+
 def manifest_requirements(components: Path) -> dict[str, str]:
     """Every core integration's requirement, by package name (the first manifest wins)."""
     found: dict[str, str] = {}
@@ -37,15 +63,17 @@ def manifest_requirements(components: Path) -> dict[str, str]:
     return found
 
 
-def startup_requirements(develop: str, core: dict[str, str], ours: list[str]) -> list[str]:
-    """requirements_develop.txt with the release's own manifest pins, plus ``ours``."""
-    result: list[str] = []
-    for raw in develop.splitlines():
-        if not (line := raw.split("#", 1)[0].strip()):
-            continue
-        pinned = "==" in line
-        result.append(core.get(requirement_name(line), line) if pinned else line)
-    return result + ours
+def startup_requirements(
+    walked: list[str], develop: str, core: dict[str, str], ours: list[str]
+) -> list[str]:
+    """``walked``, requirements_develop.txt and ``ours``, each package once, as the release's
+    manifests pin it (``core``) where one does."""
+    lines = [raw.split("#", 1)[0].strip() for raw in develop.splitlines()]
+    result: dict[str, str] = {}
+    for line in [*walked, *filter(None, lines), *ours]:
+        name = requirement_name(line)
+        result.setdefault(name, core.get(name, line))
+    return list(result.values())
 
 
 def main(argv: list[str]) -> int:
@@ -56,9 +84,13 @@ def main(argv: list[str]) -> int:
         print("homeassistant is not installed in this interpreter", file=sys.stderr)
         return 1
     components = Path(spec.origin).parent / "components"
-    ours = list(json.loads(manifest.read_text(encoding="utf-8")).get("requirements", []))
+    ours = json.loads(manifest.read_text(encoding="utf-8"))
+    walked = dependency_requirements(components, ["default_config", *ours.get("dependencies", [])])
     lines = startup_requirements(
-        develop.read_text(encoding="utf-8"), manifest_requirements(components), ours
+        walked,
+        develop.read_text(encoding="utf-8"),
+        manifest_requirements(components),
+        list(ours.get("requirements", [])),
     )
     print("\n".join(lines))
     return 0
