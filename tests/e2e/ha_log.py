@@ -28,10 +28,12 @@ CUSTOM_INTEGRATION_WARNING = (
     ),
 )
 
-# Home Assistant's LOG_FORMAT: "%(asctime)s.%(msecs)03d %(levelname)s (%(threadName)s)
-# [%(name)s] %(message)s"; lines that do not start so continue the record above.
+# Home Assistant's LOG_FORMAT: "<time> LEVEL (thread) [logger] message"; the time is
+# "2026-12-01 22:28:30.438" up to 2026.10 and "2026-12-01 22:28:30.438+00:00" in 2026.11.
+# Lines that do not start so continue the record above (a traceback).
 _RECORD_START = re.compile(
-    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (?P<level>[A-Z]+) \((?P<thread>[^)]*)\) "
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}(?:[+-]\d\d:\d\d)? "
+    r"(?P<level>[A-Z]+) \((?P<thread>[^)]*)\) "
     r"\[(?P<logger>[^\]]+)\] (?P<message>.*)$"
 )
 

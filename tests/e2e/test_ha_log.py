@@ -10,7 +10,7 @@ import pytest
 
 from .ha_log import allowed_records, integration_problems
 
-STAMP = "2026-12-01 22:00:00.123"
+STAMP = "2026-12-01 22:00:00.123+00:00"  # 2026.11's time format (2026.10 had no offset)
 CUSTOM = (
     f"{STAMP} WARNING (SyncWorker_0) [homeassistant.loader] We found a custom integration"
     " energy_local which has not been tested by Home Assistant. This component might cause"
@@ -56,6 +56,11 @@ def test_the_custom_integration_warning_alone_is_allowed(tmp_path: Path) -> None
 )
 def test_a_warning_about_us_is_a_problem(tmp_path: Path, line: str) -> None:
     assert integration_problems(write(tmp_path, CUSTOM, line)) == [line]
+
+
+def test_records_in_the_older_time_format_are_read(tmp_path: Path) -> None:
+    line = "2026-12-01 22:00:00.123 ERROR (MainThread) [custom_components.energy_local] x"
+    assert integration_problems(write(tmp_path, line)) == [line]
 
 
 def test_a_traceback_through_our_code_is_a_problem_at_any_level(tmp_path: Path) -> None:
