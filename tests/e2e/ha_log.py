@@ -38,6 +38,13 @@ _RECORD_START = re.compile(
 )
 
 
+# Our package, or the domain as a word ("custom integration 'energy_local'", "for
+# energy_local", "energy_local.sensor"), not a directory of that name elsewhere (the Python
+# interpreter lives under ~/.cache/energy_local/, so every traceback through the standard
+# library has it).
+_NAMES_US = re.compile(rf"custom_components[./]{INTEGRATION}|(?<![\w./-]){INTEGRATION}(?![\w/-])")
+
+
 @dataclass(slots=True)
 class Record:
     """One log record: its first line's fields, and any lines that follow it (a traceback)."""
@@ -55,8 +62,8 @@ class Record:
 
     @property
     def names_us(self) -> bool:
-        """Mentions the integration anywhere (message or traceback)."""
-        return INTEGRATION in self.text
+        """Names the integration anywhere (message or traceback)."""
+        return _NAMES_US.search(self.text) is not None
 
     @property
     def through_our_code(self) -> bool:

@@ -50,6 +50,10 @@ def test_the_custom_integration_warning_alone_is_allowed(tmp_path: Path) -> None
             f"{STAMP} WARNING (MainThread) [py.warnings] /config/custom_components/energy_local/"
             "x.py:3: DeprecationWarning: old"
         ),
+        # Home Assistant naming our domain.
+        f"{STAMP} ERROR (MainThread) [homeassistant.setup] Setup failed for 'energy_local': x",
+        f"{STAMP} ERROR (MainThread) [homeassistant.config_entries] Set up Bus for energy_local",
+        f"{STAMP} WARNING (MainThread) [homeassistant.helpers.entity] energy_local.sensor slow",
         # Allowed by its exact text only: a reworded loader warning is reported.
         CUSTOM.replace("has not been tested", "was not tested"),
     ],
@@ -84,6 +88,15 @@ def test_the_allowed_text_with_a_traceback_is_a_problem(tmp_path: Path) -> None:
         f"{STAMP} DEBUG (MainThread) [custom_components.energy_local] polled energy_local",
         f"{STAMP} INFO (MainThread) [homeassistant.setup] Setting up energy_local",
         f"{STAMP} WARNING (MainThread) [homeassistant.components.http] someone else's problem",
+        # The interpreter's directory is named like us; a library's traceback through it is
+        # not about us.
+        (
+            f"{STAMP} ERROR (MainThread) [haffmpeg.core] FFmpeg fails\n"
+            "Traceback (most recent call last):\n"
+            '  File "/root/.cache/energy_local/python3.14/usr/lib/python3.14/subprocess.py",'
+            " line 1039, in __init__\n"
+            "FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg'"
+        ),
     ],
 )
 def test_below_warning_or_not_about_us_passes(tmp_path: Path, line: str) -> None:
