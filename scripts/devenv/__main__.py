@@ -53,7 +53,7 @@ def summary(info: StackInfo) -> str:
     lines = [
         "",
         "=" * 78,
-        f"Home Assistant is up: {info.url}   ({info.seconds_to_ready} s)",
+        f"Home Assistant {info.ha_version} is up: {info.url}   ({info.seconds_to_ready} s)",
         "  First time: create your user there (onboarding).",
         f"  Add the EKM bus: {add},",
         f"    port: {info.ekm_port}",

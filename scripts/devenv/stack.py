@@ -16,6 +16,9 @@ from .forward import Forwarder
 from .procs import Child, ChildFailedError, Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
+# The newest Home Assistant (requirements_ha_newest.txt), installed by scripts/develop; the
+# simulators keep running from the test venv this module runs in.
+HA_PYTHON = ROOT / ".venv-ha" / "bin" / "python"
 HA_PORT = 8123
 EKM_PORT = 40485  # "RS-485"; fixed so the bus entry's socket:// address survives restarts
 PLUG_PORT = 49476  # a real plug's port
@@ -102,6 +105,9 @@ class StackOptions:
     """Show Home Assistant's console output on our terminal too (it always goes to a file)."""
     root: Path = ROOT
     python: str = sys.executable
+    """Runs the simulators."""
+    ha_python: str = str(HA_PYTHON)
+    """Runs Home Assistant."""
 
 
 @dataclass(slots=True)
@@ -112,6 +118,7 @@ class StackInfo:
     host_port: int
     netns: str | None
     config_dir: str
+    ha_version: str
     ekm_port: str
     meters: list[dict[str, object]]
     plugs: list[dict[str, object]] = field(default_factory=list)
@@ -143,6 +150,26 @@ async def http_status(port: int, path: str, *, within: float = 5) -> int | None:
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
 
 
+class HaNotInstalledError(RuntimeError):
+    """The Home Assistant venv is missing (scripts/develop --setup-only makes it)."""
+
+
+async def ha_version(python: str) -> str:
+    """The version of Home Assistant that ``python`` runs (its package's metadata)."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            python, "-c", "import importlib.metadata as m; print(m.version('homeassistant'))",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+    except FileNotFoundError as err:
+        missing = f"{python} does not exist: run scripts/develop --setup-only"
+        raise HaNotInstalledError(missing) from err
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise HaNotInstalledError(f"no Home Assistant in {python}: {out.decode(errors='replace')}")
+    return out.decode().strip()
+
+
 class DevStack:
     """Start and stop everything; :meth:`stop` is safe to call at any point, twice."""
 
@@ -169,6 +196,7 @@ class DevStack:
     async def _start(self, ready_within: float) -> StackInfo:
         opts = self.options
         began = time.monotonic()
+        version = await ha_version(opts.ha_python)
         isolated = opts.netns is not None
         if opts.netns is not None:
             netns.create(opts.netns)
@@ -236,7 +264,7 @@ class DevStack:
         # Home Assistant.
         self.ha = await self.supervisor.start(
             "home_assistant",
-            self._in_ns(opts.python, "-m", "homeassistant", "--config", str(opts.config_dir)),
+            self._in_ns(opts.ha_python, "-m", "homeassistant", "--config", str(opts.config_dir)),
             # Not the repository: `python -m` puts the working directory first on sys.path, and
             # its custom_components/ would shadow the config directory's (and its symlink).
             cwd=opts.config_dir,
@@ -251,6 +279,7 @@ class DevStack:
             host_port=port,
             netns=opts.netns,
             config_dir=str(opts.config_dir),
+            ha_version=version,
             ekm_port=ekm_url,
             meters=[{"address": a, "version": v} for a, v in opts.meters],
             plugs=plugs,

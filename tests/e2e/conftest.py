@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import pytest
 
 from scripts.devenv import netns
+from scripts.devenv.stack import HA_PYTHON
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
@@ -38,18 +39,35 @@ def auto_enable_custom_integrations() -> None:
     """No in-process Home Assistant here (overrides tests/conftest.py's fixture)."""
 
 
-def missing_develop_requirements() -> list[str]:
-    """Packages of requirements_develop.txt that are not installed in this venv."""
-    missing = []
-    for line in (ROOT / "requirements_develop.txt").read_text(encoding="utf-8").splitlines():
-        if not (line := line.split("#", 1)[0].strip()):
-            continue
-        name = re.split(r"[=<>~!\[ ]", line, maxsplit=1)[0]
-        try:
-            importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            missing.append(name)
-    return missing
+# Python hides DeprecationWarning outside __main__; shown, Home Assistant logs each one once
+# (py.warnings, WARNING) with the file it is attributed to, so one raised in our code fails the
+# log guard (tests/e2e/ha_log.py) like Home Assistant's own deprecation reports do.
+DEPRECATIONS_SHOWN = {
+    **os.environ,
+    "PYTHONWARNINGS": "default::DeprecationWarning,default::PendingDeprecationWarning",
+}
+
+
+def newest_ha_version() -> str:
+    """The release requirements_ha_newest.txt pins (the one the proof must run on)."""
+    text = (ROOT / "requirements_ha_newest.txt").read_text(encoding="utf-8")
+    (version,) = (m[1] for m in re.finditer(r"^homeassistant==(\S+)$", text, re.MULTILINE))
+    return str(version)
+
+
+def ha_venv_problem() -> str | None:
+    """Why .venv-ha cannot run the proof (not made, or made for another pin); None if it can."""
+    if not HA_PYTHON.exists():
+        return f"{HA_PYTHON} does not exist"
+    if not (HA_PYTHON.parents[1] / ".develop-stamp").exists():
+        return f"{HA_PYTHON.parents[1]} was not fully installed"
+    found = subprocess.run(  # noqa: S603 - the venv scripts/develop made, fixed arguments
+        [HA_PYTHON, "-c", "import importlib.metadata as m; print(m.version('homeassistant'))"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if (have := found.stdout.strip()) != (want := newest_ha_version()):
+        return f"{HA_PYTHON.parents[1]} has Home Assistant {have or 'nothing'}, not {want}"
+    return None
 
 
 @dataclass(slots=True)
@@ -77,11 +95,8 @@ async def real_stack(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Real
     """Simulators and Home Assistant in a fresh namespace; everything stopped afterwards."""
     if not netns.can_isolate():
         _cannot_run("needs root and iproute2: the real Home Assistant only runs in a namespace")
-    if missing := missing_develop_requirements():
-        _cannot_run(
-            f"Home Assistant's startup requirements are not installed ({', '.join(missing)}): "
-            "run scripts/develop --check once"
-        )
+    if problem := ha_venv_problem():
+        _cannot_run(f"{problem}: run scripts/develop --setup-only once")
     namespace = f"el-e2e-{os.getpid()}"
     config_dir = tmp_path / "config"
     status = tmp_path / "status.json"
@@ -92,7 +107,7 @@ async def real_stack(tmp_path: Path, socket_enabled: None) -> AsyncIterator[Real
             sys.executable, "-m", "scripts.devenv", "--config", str(config_dir),
             "--netns", namespace, "--port", "0", "--quiet", "--status-file", str(status),
             cwd=ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=log,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True, env=DEPRECATIONS_SHOWN,
         )  # fmt: skip
     pids: dict[str, int] = {}
     problems: list[str] = []
