@@ -1,7 +1,5 @@
 """What the bus tests share: the simulated meters' addresses and the host's side of the wire."""
 
-from __future__ import annotations
-
 from simulators.ekm_bus import Direction, EkmBusSimulator
 
 V4 = "000300001285"

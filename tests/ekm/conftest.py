@@ -1,7 +1,5 @@
 """Fixtures of the bus tests: an unpaced simulator with a v4 and a v3 meter, a bus on its pty."""
 
-from __future__ import annotations
-
 from collections.abc import AsyncIterator
 
 import pytest

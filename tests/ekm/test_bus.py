@@ -1,7 +1,5 @@
 """The bus against the simulated meters over a pty and TCP: sessions, commands, every fault."""
 
-from __future__ import annotations
-
 import asyncio
 from unittest.mock import patch
 

@@ -1,7 +1,5 @@
 """Lending the port to another program (ekmdevice for ioStacks) keeps the bus's one-owner rule."""
 
-from __future__ import annotations
-
 import asyncio
 import fcntl
 import os

@@ -1,7 +1,5 @@
 """The command-line tool, against the simulator running in a thread of its own."""
 
-from __future__ import annotations
-
 import asyncio
 import io
 import json

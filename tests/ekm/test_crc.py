@@ -1,7 +1,5 @@
 """CRC-16/MODBUS as EKM sends it, against the library's worked examples and a reference."""
 
-from __future__ import annotations
-
 from hypothesis import given
 from hypothesis import strategies as st
 

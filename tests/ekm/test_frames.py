@@ -1,7 +1,5 @@
 """Host frames: byte for byte what ekmmeters HEAD wrote in every recorded scenario."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 import pytest

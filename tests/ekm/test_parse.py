@@ -1,7 +1,5 @@
 """Reply parsing: the values ekmmeters HEAD decoded, strict validation, and round trips."""
 
-from __future__ import annotations
-
 import contextlib
 import logging
 from datetime import datetime

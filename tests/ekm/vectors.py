@@ -1,7 +1,5 @@
 """Access to the EKM vectors copied from EKM's ekmmeters library runs (tests/fixtures/ekm)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from tests.conftest import load_fixture

@@ -1,7 +1,5 @@
 """Meter and device addresses: 12 ASCII decimal digits, the serial number left-padded with 0."""
 
-from __future__ import annotations
-
 from .errors import InvalidAddressError
 
 ADDRESS_LENGTH = 12

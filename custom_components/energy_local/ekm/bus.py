@@ -7,8 +7,6 @@ and never interleaves with a poll. Replies are assembled by length as bytes arri
 sleeps are the short line-quiet gap between a reply and the next host frame.
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import errno

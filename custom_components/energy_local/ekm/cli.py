@@ -9,8 +9,6 @@
 Exit code 0 on success; on failure 1 with a one-line error on stderr (2 for bad arguments).
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import json

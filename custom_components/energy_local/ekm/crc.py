@@ -1,7 +1,5 @@
 """EKM meter CRC: CRC-16/MODBUS, sent low byte first with each byte masked to 7 bits."""
 
-from __future__ import annotations
-
 
 def _make_table() -> tuple[int, ...]:
     table = []

@@ -1,7 +1,5 @@
 """The EKM library's errors: one hierarchy, so callers can catch exactly what they mean."""
 
-from __future__ import annotations
-
 
 class EkmError(Exception):
     """Base class of every error this library raises."""

@@ -5,8 +5,6 @@ Read requests and the close frame carry no CRC; password, write and settings-rea
 (never build a frame the meter would misread).
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import IntEnum, StrEnum
 

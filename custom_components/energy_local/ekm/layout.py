@@ -3,8 +3,6 @@
 Offsets count from the leading STX. Names are EKM's own (ekmdevice / ekmmeters HEAD naming).
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from enum import Enum, auto
 

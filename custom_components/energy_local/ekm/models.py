@@ -1,7 +1,5 @@
 """Typed results of reading an Omnimeter: EKM's field names mapped to decoded values."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum

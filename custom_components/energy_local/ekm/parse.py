@@ -5,8 +5,6 @@ v4, the request-type echo. A field that does not decode is an error for the whol
 ekmmeters, a bad field never silently keeps an old value.
 """
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
