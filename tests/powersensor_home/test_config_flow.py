@@ -1,7 +1,10 @@
 """Powersensor flows: zeroconf discovery, manual add, errors, plugs joining, address changes."""
 
+import json
+import socket
 from collections.abc import AsyncIterator
 from ipaddress import ip_address
+from pathlib import Path
 from unittest.mock import patch
 
 import pytest
@@ -128,6 +131,9 @@ async def test_a_plug_found_by_the_home_browser_joins(
         await simulation.stop()
 
 
+STRINGS = Path(__file__).resolve().parents[2] / "custom_components/energy_local/strings.json"
+
+
 async def _manual(hass: HomeAssistant) -> str:
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": config_entries.SOURCE_USER}
@@ -141,17 +147,86 @@ async def _manual(hass: HomeAssistant) -> str:
 
 async def test_manual_add_then_recovery(hass: HomeAssistant, sim: Simulation) -> None:
     flow_id = await _manual(hass)
-    with patch("custom_components.energy_local.powersensor_home.config_flow.PROBE_SECONDS", 0.3):
+    with patch("custom_components.energy_local.powersensor_home.config_flow.PROBE_SECONDS", 2):
         result = await hass.config_entries.flow.async_configure(
             flow_id,
-            {"host": "127.0.0.1", "port": 9},  # nothing listens there
+            {"host": "127.0.0.1", "port": 9},  # nothing listens there: refused
         )
-    assert result["errors"] == {"base": "plug_not_answering"}
+    assert result["errors"] == {"base": "plug_refused"}
+    assert result["description_placeholders"]["port"] == "9"  # the port actually tried
     result = await hass.config_entries.flow.async_configure(
         flow_id, {"host": "127.0.0.1", "port": sim.plugs[0].port}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["plugs"] == {PLUG: {"host": "127.0.0.1", "port": sim.plugs[0].port}}
+
+
+async def test_manual_add_to_a_silent_port(hass: HomeAssistant, socket_enabled: None) -> None:
+    """Something listens but sends no reading: said so, with the port that was tried."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    try:
+        flow_id = await _manual(hass)
+        with patch(
+            "custom_components.energy_local.powersensor_home.config_flow.PROBE_SECONDS", 0.3
+        ):
+            result = await hass.config_entries.flow.async_configure(
+                flow_id, {"host": "127.0.0.1", "port": port}
+            )
+    finally:
+        silent.close()
+    assert result["errors"] == {"base": "plug_not_answering"}
+    assert result["description_placeholders"] == {"host": "127.0.0.1", "port": str(port)}
+
+
+async def test_manual_add_to_an_unknown_host(hass: HomeAssistant) -> None:
+    flow_id = await _manual(hass)
+    with patch(
+        "custom_components.energy_local.powersensor_home.config_flow._resolve",
+        side_effect=socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"host": "plug.example", "port": 49476}
+        )
+    assert result["errors"] == {"base": "host_not_found"}
+
+
+async def test_re_adding_a_plug_of_the_home_is_already_configured(
+    hass: HomeAssistant, sim: Simulation
+) -> None:
+    entry = home_entry(plugs_of(sim))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    flow_id = await _manual(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"host": "127.0.0.1", "port": sim.plugs[0].port}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_reconfigure_the_home_adds_a_plug(hass: HomeAssistant, socket_enabled: None) -> None:
+    """Reconfigure works on every entry type: for the home it adds a plug by address."""
+    simulation = await start_sim(plugs=2)
+    try:
+        first, second = plugs_of(simulation)
+        entry = home_entry([first])
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        result = await entry.start_reconfigure_flow(hass)
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "powersensor"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"host": "127.0.0.1", "port": second[1]}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "plug_added"
+        assert second[0] in entry.data["plugs"]
+    finally:
+        await simulation.stop()
 
 
 async def test_manual_add_to_an_existing_home(hass: HomeAssistant, socket_enabled: None) -> None:
@@ -183,14 +258,18 @@ async def test_options_set_roles_and_write_rate(hass: HomeAssistant, sim: Simula
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
     water = "bcddc247d338"
+    # Every role field has a label: numbered keys, each sensor named in the placeholders.
+    placeholders = result["description_placeholders"]
+    assert [placeholders[f"sensor_{n}"] for n in (1, 2, 3)] == [
+        "sensor 47d1f5 (house-net)",
+        "sensor 47d289 (solar)",
+        "sensor 47d338 (water)",
+    ]
+    labels = json.loads(STRINGS.read_text(encoding="utf-8"))["options"]["step"]["init"]["data"]
+    assert all(f"role_{n}" in labels for n in (1, 2, 3))
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {
-            "power_interval": 0,
-            "role_bcddc247d1f5": "auto",
-            "role_bcddc247d289": "auto",
-            f"role_{water}": "appliance",
-        },
+        {"power_interval": 0, "role_1": "auto", "role_2": "auto", "role_3": "appliance"},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {"roles": {water: "appliance"}, "power_interval": 0}
@@ -232,4 +311,4 @@ async def test_manual_add_when_no_socket_can_open(hass: HomeAssistant) -> None:
         result = await hass.config_entries.flow.async_configure(
             flow_id, {"host": "127.0.0.1", "port": 49476}
         )
-    assert result["errors"] == {"base": "plug_not_answering"}
+    assert result["errors"] == {"base": "cannot_reach_plug"}

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from ..const import CONF_ENTRY_TYPE, DOMAIN, EntryType
-from ..powersensor import PlugClient, PlugEvent, normalize_mac
+from ..powersensor import LinkReason, LinkState, LinkStatus, PlugClient, PlugEvent, normalize_mac
 from ..powersensor.const import DEFAULT_PORT as PS_DEFAULT_PORT
 from .const import (
     CONF_HOST,
@@ -34,6 +35,7 @@ from .const import (
     CONF_PS_PORT,
     CONF_ROLES,
     DEFAULT_POWER_INTERVAL,
+    MAX_ROLE_FIELDS,
     POWERSENSOR_HOME_ID,
     PROBE_SECONDS,
     ROLE_AUTO,
@@ -54,8 +56,30 @@ class PlugAddress:
         return {CONF_HOST: self.host, CONF_PS_PORT: self.port}
 
 
-async def probe_plug(host: str, port: int, seconds: float = PROBE_SECONDS) -> str | None:
-    """Subscribe to ``host:port`` and return the plug's MAC from its own reading, or None."""
+class PlugProbeError(Exception):
+    """A plug did not answer; ``reason`` is the form's error key."""
+
+    def __init__(self, reason: str) -> None:
+        """Say why (``host_not_found``, ``plug_refused``, ``cannot_reach_plug``, …)."""
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def _resolve(host: str, port: int) -> None:
+    """Look the host up (a name that does not resolve is the user's typo, not a dead plug)."""
+    await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+
+
+async def probe_plug(host: str, port: int, seconds: float = PROBE_SECONDS) -> str:
+    """Subscribe to ``host:port`` and return the plug's MAC from its own reading.
+
+    Raises :class:`PlugProbeError` saying what went wrong: the host does not resolve, nothing
+    listens on that port (refused), the network cannot reach it, or no reading came.
+    """
+    try:
+        await _resolve(host, port)
+    except (OSError, UnicodeError) as err:
+        raise PlugProbeError("host_not_found") from err
     client = PlugClient(host, port)
     found: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
@@ -63,16 +87,22 @@ async def probe_plug(host: str, port: int, seconds: float = PROBE_SECONDS) -> st
         if client.mac is not None and not found.done():
             found.set_result(client.mac)
 
+    def on_status(status: LinkStatus) -> None:
+        if status.state is LinkState.DISCONNECTED and not found.done():
+            refused = status.reason is LinkReason.REFUSED
+            found.set_exception(PlugProbeError("plug_refused" if refused else "cannot_reach_plug"))
+
     client.add_event_listener(on_event)
+    client.add_status_listener(on_status)
     try:
         client.start()
-    except OSError:
-        return None
+    except OSError as err:
+        raise PlugProbeError("cannot_reach_plug") from err
     try:
         async with asyncio.timeout(seconds):
             return await found
-    except TimeoutError:
-        return None
+    except TimeoutError as err:
+        raise PlugProbeError("plug_not_answering") from err
     finally:
         with contextlib.suppress(OSError):
             await client.stop()
@@ -141,15 +171,20 @@ class PowersensorSteps(ConfigFlow):
     ) -> ConfigFlowResult:
         """Add a plug by its address (networks without multicast): it must answer first."""
         errors: dict[str, str] = {}
+        placeholders = {"host": "", "port": str(PS_DEFAULT_PORT)}
         if user_input is not None:
             host = user_input[CONF_HOST].strip()
             port = int(user_input.get(CONF_PS_PORT, PS_DEFAULT_PORT))
-            mac = await probe_plug(host, port)
-            if mac is None:
-                errors["base"] = "plug_not_answering"
+            try:
+                mac = await probe_plug(host, port)
+            except PlugProbeError as err:
+                errors["base"] = err.reason
+                placeholders = {"host": host, "port": str(port)}
             else:
                 plug = PlugAddress(mac, host, port)
                 if (home := self._home_entry()) is not None:
+                    if home.data.get(CONF_PLUGS, {}).get(mac) == plug.as_data():
+                        return self.async_abort(reason="already_configured")
                     self._add_plug_to_home(home, plug)
                     return self.async_abort(reason="plug_added")
                 await self.async_set_unique_id(POWERSENSOR_HOME_ID)
@@ -167,6 +202,7 @@ class PowersensorSteps(ConfigFlow):
             step_id="powersensor",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
     async def async_reconfigure_home(
@@ -185,11 +221,12 @@ class PowersensorOptionsFlow(OptionsFlow):
         roles: dict[str, str] = dict(options.get(CONF_ROLES, {}))
         home = getattr(self.config_entry, "runtime_data", None)
         sensors = sorted(set(home.sensor_macs() if home is not None else ()) | set(roles))
+        sensors = sensors[:MAX_ROLE_FIELDS]
         if user_input is not None:
             chosen = {
-                mac: user_input[f"role_{mac}"]
-                for mac in sensors
-                if user_input.get(f"role_{mac}", ROLE_AUTO) != ROLE_AUTO
+                mac: user_input[f"role_{index}"]
+                for index, mac in enumerate(sensors, 1)
+                if user_input.get(f"role_{index}", ROLE_AUTO) != ROLE_AUTO
             }
             return self.async_create_entry(
                 data={
@@ -207,16 +244,31 @@ class PowersensorOptionsFlow(OptionsFlow):
                 )
             )
         }
-        for mac in sensors:
-            fields[vol.Required(f"role_{mac}", default=roles.get(mac, ROLE_AUTO))] = SelectSelector(
-                SelectSelectorConfig(
-                    options=list(ROLE_CHOICES),
-                    translation_key="sensor_role",
-                    mode=SelectSelectorMode.DROPDOWN,
+        # Fields are numbered (their labels are translated: "Role of {sensor_1}", …).
+        for index, mac in enumerate(sensors, 1):
+            fields[vol.Required(f"role_{index}", default=roles.get(mac, ROLE_AUTO))] = (
+                SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(ROLE_CHOICES),
+                        translation_key="sensor_role",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
                 )
             )
         return self.async_show_form(
             step_id="init",
             data_schema=vol.Schema(fields),
-            description_placeholders={"sensors": ", ".join(sensors) or "none yet"},
+            description_placeholders={
+                "sensors": ", ".join(sensors) or "none yet",
+                **{
+                    f"sensor_{index}": _sensor_label(home, mac)
+                    for index, mac in enumerate(sensors, 1)
+                },
+            },
         )
+
+
+def _sensor_label(home: Any, mac: str) -> str:
+    """How a sensor is named in the options: its reported role and the end of its MAC."""
+    role = home.role(mac) if home is not None else None
+    return f"sensor {mac[-6:]}" + (f" ({role})" if role else "")

@@ -12,3 +12,4 @@ POWERSENSOR_HOME_ID: Final = "powersensor_home"
 ROLE_AUTO: Final = "auto"
 ROLE_CHOICES: Final = (ROLE_AUTO, "house-net", "solar", "water", "appliance")
 PROBE_SECONDS: Final = 5.0  # plugs push their own reading about once a second
+MAX_ROLE_FIELDS: Final = 12  # sensors whose role the options form offers (a home has a few)
