@@ -103,6 +103,11 @@ class MonotonicTotal:
     last_raw: float | None = None
     last_reset: float | None = None
     last_time: float | None = None
+    """Start time of the last reading taken (refused ones too): orders the readings."""
+    base_time: float | None = None
+    """Start time of the reading ``last_raw`` came from: the bound runs from here."""
+    suspect: bool = False
+    """The last reading was refused and left the baseline where it was."""
     stats: TotalStats = field(default_factory=TotalStats)
 
     @classmethod
@@ -134,7 +139,7 @@ class MonotonicTotal:
         """The largest increment possible in ``elapsed_s`` seconds."""
         return self.max_rate * max(elapsed_s, 0.0) + self.rounding
 
-    def update(
+    def update(  # noqa: PLR0911 - one return per outcome
         self, raw: float, reset_time: float, reading_time: float, now: float | None = None
     ) -> TotalOutcome:
         """Take a counter reading (value, its reset time, the reading's start time).
@@ -160,38 +165,59 @@ class MonotonicTotal:
                 self.stats.out_of_order += 1
                 return TotalOutcome.OUT_OF_ORDER
         last_raw = self.last_raw
+        base_time = self.base_time if self.base_time is not None else last_time
         self.last_time = reading_time
         if last_raw is None or self.total is None:
             self.total = self.base + raw
-            self._take(raw, reset_time)
+            self._take(raw, reset_time, reading_time)
             return TotalOutcome.FIRST
+        delta = raw - last_raw
+        # base_time is None only after a restore of the old format, which kept no
+        # timestamp: that one step is trusted, as it always was.
+        limit = math.inf if base_time is None else self.bound(reading_time - base_time)
         outcome = TotalOutcome.ACCEPTED
         if reset_time != self.last_reset:
-            # Bridged: what was counted stays, and the new counter is the whole increment,
-            # bounded like any other by what is possible since the previous reading.
-            self.stats.resets += 1
-            delta = raw
-            outcome = TotalOutcome.RESET
-        else:
-            delta = raw - last_raw
-            if delta < 0 and not self.signed:
-                self.stats.decreases += 1
-                self._take(raw, reset_time)
-                return TotalOutcome.DECREASE
-        # last_time is None only after a restore of the old format, which kept no timestamp:
-        # that one step is trusted, as it always was.
-        if last_time is not None and abs(delta) > self.bound(reading_time - last_time):
+            if limit < math.inf and (0 <= delta <= limit or (self.signed and abs(delta) <= limit)):
+                # The counter carried on: a re-stamped or corrupt start, not a reset. Keep
+                # the known start, so the next reading with it is no "reset" either.
+                reset_time = self.last_reset if self.last_reset is not None else reset_time
+            else:
+                # Bridged: what was counted stays, and the new counter is the whole increment,
+                # bounded like any other by what is possible since the previous reading.
+                self.stats.resets += 1
+                delta = raw
+                outcome = TotalOutcome.RESET
+        elif delta < 0 and not self.signed:
+            self.stats.decreases += 1
+            return self._refuse(raw, reset_time, reading_time, TotalOutcome.DECREASE)
+        if abs(delta) > limit:
             self.stats.bounded += 1
-            self.stats.bounded_amount += delta
-            outcome = TotalOutcome.BOUNDED  # the counter is the new baseline; nothing added
-        else:
-            self.total += delta
-        self._take(raw, reset_time)
+            self.stats.bounded_amount += abs(delta)
+            return self._refuse(raw, reset_time, reading_time, TotalOutcome.BOUNDED)
+        self.total += delta
+        self.suspect = False
+        self._take(raw, reset_time, reading_time)
         return outcome
 
-    def _take(self, raw: float, reset_time: float) -> None:
+    def _refuse(
+        self, raw: float, reset_time: float, reading_time: float, outcome: TotalOutcome
+    ) -> TotalOutcome:
+        """Add nothing; return ``outcome``.
+
+        One outlier leaves the baseline (the next good reading counts from it); a second in a
+        row means the counter really moved, and becomes the baseline: the total never freezes.
+        """
+        if self.suspect:
+            self.suspect = False
+            self._take(raw, reset_time, reading_time)
+        else:
+            self.suspect = True
+        return outcome
+
+    def _take(self, raw: float, reset_time: float, reading_time: float) -> None:
         self.last_raw = raw
         self.last_reset = reset_time
+        self.base_time = reading_time
 
     def export(self) -> dict[str, Any]:
         """JSON-ready state for persistence (the counters in ``stats`` are informational).
@@ -206,6 +232,8 @@ class MonotonicTotal:
             "last_raw": self.last_raw,
             "last_reset": self.last_reset,
             "last_time": self.last_time,
+            "base_time": self.base_time,
+            "suspect": self.suspect,
             "stats": asdict(self.stats),
         }
 
@@ -232,16 +260,19 @@ class MonotonicTotal:
         last_raw = data.get("last_raw")
         last_reset = data.get("last_reset")
         last_time = data.get("last_time")
+        base_time = data.get("base_time", last_time)
         if not _number(base) or (base < 0 and not signed):
             return fresh
         if last_raw is None:
             return cls(max_rate, rounding, signed, base=float(base))
         if not (_number(last_raw) and (last_raw >= 0 or signed) and _number(last_reset)):
             return fresh
-        if last_time is not None and not _number(last_time):
+        if any(t is not None and not _number(t) for t in (last_time, base_time)):
             return fresh
         if last_time is not None and now is not None and last_time > now + MAX_CLOCK_SKEW_S:
-            last_time = None
+            last_time = base_time = None
+        if base_time is not None and last_time is not None and base_time > last_time:
+            return fresh
         total = data.get("total", base + last_raw)
         if not _number(total) or (total < 0 and not signed):
             return fresh
@@ -253,6 +284,8 @@ class MonotonicTotal:
             last_raw=float(last_raw),
             last_reset=float(last_reset),
             last_time=None if last_time is None else float(last_time),
+            base_time=None if base_time is None else float(base_time),
+            suspect=data.get("suspect") is True,
         )
 
 
