@@ -196,3 +196,16 @@ def test_a_plug_reboot_is_a_reset() -> None:
     total.update(5_103_988, 100, 1000)
     assert total.update(4096 + 50, 1030, 1031) is TotalOutcome.RESET
     assert total.value == 5_103_988 + 4146
+
+
+def test_a_net_sensor_total_may_fall_but_within_the_bound() -> None:
+    total = MonotonicTotal.for_net_sensor()
+    total.update(-1000.0, 0, 100)
+    assert total.update(-31_000.0, 0, 130) is TotalOutcome.ACCEPTED
+    assert total.value == -31_000.0
+    # -390 kWh in 30 s (issue 12 point 4): refused, and again the next time; then it counts.
+    assert total.update(-1.404e9, 0, 160) is TotalOutcome.BOUNDED
+    assert total.value == -31_000.0
+    assert total.update(-1.404e9 + 500, 0, 190) is TotalOutcome.BOUNDED
+    assert total.update(-1.404e9 + 800, 0, 220) is TotalOutcome.ACCEPTED
+    assert total.value == -30_700.0
