@@ -58,6 +58,15 @@ IGNORED_TYPES: Final = frozenset(
 
 INSTANT_POWER: Final = "instant_power"
 
+EARLIEST_TIME: Final = 1_262_304_000.0
+"""2010-01-01 UTC: a start time before it (0, a clock that lost its time) is garbage."""
+
+MAX_CLOCK_SKEW_S: Final = 300.0
+"""How far ahead of the host's clock a reading's start time may be (plug clocks drift)."""
+
+MAX_MAGNITUDE: Final = 1e13
+"""Largest number a reading may carry: 1e13 J is 2.8 GWh; anything larger is corrupt."""
+
 
 def _number(value: Any, key: str) -> float:
     """Check a number that is passed on unrounded (int or float, never bool)."""
@@ -71,12 +80,22 @@ def _optional(value: Any, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def translate_message(message: Mapping[str, Any], relay_mac: str | None) -> list[PlugEvent]:
+def translate_message(
+    message: Mapping[str, Any],
+    relay_mac: str | None,
+    *,
+    now: float | None = None,
+    max_skew_s: float = MAX_CLOCK_SKEW_S,
+) -> list[PlugEvent]:
     """Translate one raw plug message into its events (possibly none).
 
     ``relay_mac`` is the plug the message came through; it becomes ``via`` on every event of a
     device other than a plug. Raises :class:`InvalidMessageError` or
     :class:`UnknownMessageTypeError`.
+
+    A reading is invalid when a number is not finite or beyond :data:`MAX_MAGNITUDE`, its
+    start time is before :data:`EARLIEST_TIME` or before its own summation start, or (given
+    ``now``, seconds since the epoch) more than ``max_skew_s`` ahead of ``now``.
     """
     get: Callable[[str], Any] = message.get  # plain Any: round() does the checking
     kind = get("type")
@@ -97,9 +116,28 @@ def translate_message(message: Mapping[str, Any], relay_mac: str | None) -> list
     if role is not None and type(role) is not str:
         raise InvalidMessageError(f"'role' must be a string, got {role!r}")
     try:
-        return _reading_events(message, device, mac, role, relay_mac)
+        events = _reading_events(message, device, mac, role, relay_mac)
     except TypeError as error:  # round() of a missing or non-numeric field
         raise InvalidMessageError(f"a number is missing or is not a number: {error}") from None
+    except (OverflowError, ValueError) as error:  # round() of inf or nan
+        raise InvalidMessageError(f"a number is not finite: {error}") from None
+    _check_sane(events, None if now is None else now + max_skew_s)
+    return events
+
+
+def _check_sane(events: list[PlugEvent], latest: float | None) -> None:
+    """Raise :class:`InvalidMessageError` for a reading no real device could send."""
+    for event in events:
+        start = event.starttime_utc  # type: ignore[union-attr]  # NowRelayingFor never here
+        if not start >= EARLIEST_TIME or (latest is not None and start > latest):
+            raise InvalidMessageError(f"start time {start!r} outside the sane window")
+        for name in event._fields:  # type: ignore[union-attr]
+            value = getattr(event, name)
+            if not abs(value) <= MAX_MAGNITUDE:  # also catches nan
+                raise InvalidMessageError(f"{name} {value!r} is not a plausible number")
+        reset = getattr(event, "summation_resettime_utc", None)
+        if reset is not None and not EARLIEST_TIME <= reset <= start + 1:
+            raise InvalidMessageError(f"summation start {reset!r} is not before the reading")
 
 
 def _reading_events(
