@@ -1,6 +1,7 @@
 """Differential tests against powersensor-local 2.4.0 (a test-only dependency).
 
-Random but valid (and sane: see translate's window and magnitude checks) message streams go through both libraries' plug pipelines (translation plus
+Random but valid (and sane: translate's time window and magnitude checks) message streams go
+through both libraries' plug pipelines (translation plus
 ``now_relaying_for``) and must give the same events; random sensor streams go through both
 household views and must agree wherever none of that library's defects is triggered.
 """

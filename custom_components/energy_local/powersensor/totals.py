@@ -177,9 +177,15 @@ class MonotonicTotal:
         limit = math.inf if base_time is None else self.bound(reading_time - base_time)
         outcome = TotalOutcome.ACCEPTED
         if reset_time != self.last_reset:
-            if limit < math.inf and (0 <= delta <= limit or (self.signed and abs(delta) <= limit)):
-                # The counter carried on: a re-stamped or corrupt start, not a reset. Keep
-                # the known start, so the next reading with it is no "reset" either.
+            # A real reset moves the start forward into the time since the baseline; any other
+            # new start with a counter that carried on is re-stamped or corrupt: keep ours.
+            since_base = (
+                base_time is None
+                or self.last_reset is None
+                or (reset_time > self.last_reset and reset_time >= base_time - 1)
+            )
+            carried_on = 0 <= delta <= limit or (self.signed and abs(delta) <= limit)
+            if carried_on and not since_base:
                 reset_time = self.last_reset if self.last_reset is not None else reset_time
             else:
                 # Bridged: what was counted stays, and the new counter is the whole increment,
