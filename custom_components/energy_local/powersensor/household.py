@@ -322,20 +322,25 @@ class Household:
         if house_delta is _RESET and (solar is None or solar_delta is _RESET):
             self._prime(house, solar, start)
             return None
-        if house_delta is _RESET or solar_delta is _RESET:
+        if house_delta is None or solar_delta is None:
+            # An impossible delta: nothing is credited and neither baseline moves, so the
+            # next deltas of both sensors span the same interval again.
+            return None, None
+        house_credit = self._move(house_base, house, start, house_delta)
+        solar_credit: float | None = 0
+        if solar is not None and solar_base is not None:
+            solar_credit = self._move(solar_base, solar, start, solar_delta)
+        if house_credit is None or solar_credit is None:
             self.stats.one_sided_resets += 1
-        return (
-            None if isinstance(house_delta, _Reset) else house_delta,
-            None if isinstance(solar_delta, _Reset) else solar_delta,
-        )
+        return house_credit, solar_credit
 
     def _delta(
         self, base: _Baseline, reading: SummationEnergy, start: int
     ) -> float | _Reset | None:
-        """One sensor's delta since its baseline, moving it on; ``_RESET`` or ``None`` if none.
+        """One sensor's delta since its baseline; ``_RESET``: it reset; ``None``: impossible.
 
-        ``_RESET``: its counter reset (re-primed here). ``None``: the delta is impossible
-        (refused; the baseline moves only on the second refusal in a row).
+        Moves nothing, except that a refusal marks the baseline suspect and a second refusal
+        in a row re-bases it (the counter really moved).
         """
         counter = reading.summation_joules
         delta = counter - base.summation_joules
@@ -352,23 +357,26 @@ class Household:
                 reset > base.resettime_utc and reset >= base.time_utc - 1
             )
             if since_base or abs(delta) > limit:
-                base.resettime_utc = reset
-                base.summation_joules = counter
-                base.time_utc = start
-                base.suspect = False
                 return _RESET
             self.stats.continued_starts += 1
         if abs(delta) > limit:
             self.stats.bounded += 1
             if base.suspect:  # twice in a row: the counter really moved
-                base.resettime_utc = reading.summation_resettime_utc
-                base.summation_joules = counter
-                base.time_utc = start
-                base.suspect = False
+                _rebase(base, reading, start)
             else:
                 base.suspect = True
             return None
-        base.summation_joules = counter
+        return delta
+
+    @staticmethod
+    def _move(
+        base: _Baseline, reading: SummationEnergy, start: int, delta: float | _Reset
+    ) -> float | None:
+        """Move a baseline to this sample; return the delta to credit (``None``: it reset)."""
+        if isinstance(delta, _Reset):
+            _rebase(base, reading, start)
+            return None
+        base.summation_joules = reading.summation_joules
         base.time_utc = start
         base.suspect = False
         return delta
@@ -438,6 +446,13 @@ class Household:
         household._last_power_utc = _optional_time(state, "last_power_utc", latest)
         household._last_summation_utc = _optional_time(state, "last_summation_utc", latest)
         return household
+
+
+def _rebase(base: _Baseline, reading: SummationEnergy, start: int) -> None:
+    base.resettime_utc = reading.summation_resettime_utc
+    base.summation_joules = reading.summation_joules
+    base.time_utc = start
+    base.suspect = False
 
 
 def _keep[T](buffer: dict[int, T], start: int, event: T, limit: int) -> None:
