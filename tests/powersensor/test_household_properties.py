@@ -9,6 +9,7 @@ increment beyond the physical bound, and the totals equal the energy computed fr
 sensors' own summations over every interval where both baselines are valid (within 1 %).
 """
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -194,7 +195,7 @@ def expected(history: History) -> dict[HouseholdFlow, float]:
     used = used_windows(history)
     house, solar = history.counters[HOUSE], history.counters[SOLAR]
     house_ids, solar_ids = history.resets[HOUSE], history.resets[SOLAR]
-    for a, b in zip(used, used[1:], strict=False):
+    for a, b in itertools.pairwise(used):
         house_ok = house_ids[a] == house_ids[b]
         solar_ok = solar_ids[a] == solar_ids[b]
         house_delta, solar_delta = house[b] - house[a], solar[b] - solar[a]
