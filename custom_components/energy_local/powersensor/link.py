@@ -278,9 +278,20 @@ class PlugLink(ABC):
             self.stats.retries += 1
         self._backoff = min(self._backoff + 1, MAX_BACKOFF_EXPONENT)
         self._retry_handle = self._running_loop.call_later(
-            self.timing.retry_delay(self._backoff), self._attempt
+            self._retry_delay(self._backoff), self._attempt
         )
         self._subscribe()
+
+    def _retry_delay(self, backoff: int) -> float:
+        """Seconds to the next attempt.
+
+        The back-off schedule, except that a plug heard within the silence timeout (a reboot,
+        a short outage) is asked every ``probe_interval_s``: it is back within seconds.
+        """
+        delay = self.timing.retry_delay(backoff)
+        if self._has_answered and self._clock() - self._last_rx < self.timing.silence_timeout_s:
+            return min(delay, self.timing.probe_interval_s)
+        return delay
 
     def _became_connected(self) -> None:
         if self._state is LinkState.STOPPED:
@@ -316,9 +327,7 @@ class PlugLink(ABC):
         if reason is LinkReason.SILENCE:
             self._on_silent()
         _cancel(self._retry_handle)  # none is pending while connected; be sure
-        self._retry_handle = self._running_loop.call_later(
-            self.timing.retry_delay(0), self._attempt
-        )
+        self._retry_handle = self._running_loop.call_later(self._retry_delay(0), self._attempt)
 
     def _log_gone(self, reason: LinkReason, detail: str | None) -> None:
         if self._has_answered:
