@@ -63,6 +63,9 @@ MALFORMED_LINES: Final = (
 )
 
 
+FAST_CLOCK_LEAD_S: Final = 30 * 86_400.0
+"""Fast runs start their readings 30 days back: hours of readings per minute stay in the past."""
+
 _PORT_ATTEMPTS: Final = 5
 """Tries at a port free for both UDP and TCP when any port will do."""
 
@@ -101,7 +104,20 @@ class SimOptions:
     counter: a reset time that is not a reset."""
     reboot_resets_sensors: bool = False
     """A plug reboot also resets the sensors' counters while the plug is silent."""
+    start_in_past_s: float | None = None
+    """How far before now the readings' start times begin. Faster rates than the real ones
+    advance them faster than the wall clock; ``None`` starts them 30 days back then (and at
+    now for real rates), so they never run into the future, which clients reject."""
     seed: int = 1
+
+    def clock_lead(self) -> float:
+        """Seconds before now that the readings' start times begin (see ``start_in_past_s``)."""
+        if self.start_in_past_s is not None:
+            return self.start_in_past_s
+        real_rates = (
+            self.plug_interval_s >= 1.0 and self.sensor_interval_s >= self.sensor_duration_s
+        )
+        return 0.0 if real_rates else FAST_CLOCK_LEAD_S
 
 
 # -- readings ---------------------------------------------------------------------------
@@ -509,7 +525,8 @@ class Simulation:
         self.fault_rng = random.Random(self.options.seed + 2)
         self.model = HouseModel(random.Random(self.options.seed + 1))
         duration = self.options.sensor_duration_s
-        self.sensor_time = int(time.time()) // duration * duration
+        epoch = time.time() - self.options.clock_lead()
+        self.sensor_time = int(epoch) // duration * duration
         self.sensors = [SimulatedSensor(HOUSE_NET_MAC, "house-net", -281_230_401, 1_769_972_064)]
         if self.options.solar:
             self.sensors.append(SimulatedSensor(SOLAR_MAC, "solar", -906_357_844, 1_770_530_454))
@@ -517,7 +534,7 @@ class Simulation:
             self.sensors.append(SimulatedSensor(WATER_MAC, "water", 1321, 1_769_972_151, 3_612_871))
         for index in range(self.plug_count):
             port = self.base_port + index if self.base_port else 0
-            meter = PlugMeter(random.Random(self.options.seed + 10 + index), time.time())
+            meter = PlugMeter(random.Random(self.options.seed + 10 + index), epoch)
             mac = f"{PLUG_MAC_BASE + index:012x}"
             self.plugs.append(
                 SimulatedPlug(mac, host=self.host, port=port, options=self.options, meter=meter)
