@@ -167,30 +167,31 @@ class Household:
     def process(self, event: object) -> tuple[HouseholdEvent, ...]:
         """Take any plug event; return the household events it completes (often none)."""
         kind = type(event)
-        if (kind is AveragePower or kind is SummationEnergy) and not self._sane(event):  # type: ignore[arg-type]
-            self.stats.insane += 1
-            return _NOTHING
         if kind is AveragePower:
             return self.process_average_power(event)  # type: ignore[arg-type]
         if kind is SummationEnergy:
             return self.process_summation(event)  # type: ignore[arg-type]
         return _NOTHING
 
-    def _sane(self, event: AveragePower | SummationEnergy) -> bool:
-        """A start time in the sane window and finite numbers (translation checks too)."""
-        start = event.starttime_utc
-        if not EARLIEST_TIME <= start <= self._clock() + MAX_CLOCK_SKEW_S:
-            return False
-        if type(event) is AveragePower:
-            return math.isfinite(event.watts) and math.isfinite(event.duration_s)
-        summation = cast("SummationEnergy", event)
-        return math.isfinite(summation.summation_joules) and math.isfinite(
-            summation.summation_resettime_utc
-        )
+    def _insane(self, start: float, *numbers: float) -> bool:
+        """Count and say so if a start time is outside the sane window or a number not finite.
+
+        Translation checks too; this keeps the state clean whatever feeds it.
+        """
+        if EARLIEST_TIME <= start <= self._clock() + MAX_CLOCK_SKEW_S:
+            for number in numbers:
+                if not -math.inf < number < math.inf:
+                    break
+            else:
+                return False
+        self.stats.insane += 1
+        return True
 
     # -- power ------------------------------------------------------------------------
 
-    def process_average_power(self, event: AveragePower) -> tuple[HouseholdEvent, ...]:
+    def process_average_power(  # noqa: PLR0911 - one return per reason to emit nothing
+        self, event: AveragePower
+    ) -> tuple[HouseholdEvent, ...]:
         """Take an ``average_power`` event; return the four (two without solar) power flows."""
         role = event.role
         if role == _HOUSE:
@@ -199,6 +200,8 @@ class Household:
             buffer = self._solar_power
             self._with_solar = True
         else:
+            return _NOTHING
+        if self._insane(event.starttime_utc, event.watts, event.duration_s):
             return _NOTHING
         start = int(event.starttime_utc)
         last = self._last_power_utc
@@ -235,7 +238,9 @@ class Household:
 
     # -- energy -----------------------------------------------------------------------
 
-    def process_summation(self, event: SummationEnergy) -> tuple[HouseholdEvent, ...]:
+    def process_summation(  # noqa: PLR0911, PLR0912 - one return per reason to emit nothing
+        self, event: SummationEnergy
+    ) -> tuple[HouseholdEvent, ...]:
         """Take a ``summation_energy`` event; return the energy counters it advanced."""
         role = event.role
         if role == _HOUSE:
@@ -244,6 +249,8 @@ class Household:
             buffer = self._solar_summations
             self._with_solar = True
         else:
+            return _NOTHING
+        if self._insane(event.starttime_utc, event.summation_joules, event.summation_resettime_utc):
             return _NOTHING
         start = int(event.starttime_utc)
         last = self._last_summation_utc

@@ -117,27 +117,49 @@ def translate_message(
         raise InvalidMessageError(f"'role' must be a string, got {role!r}")
     try:
         events = _reading_events(message, device, mac, role, relay_mac)
-    except TypeError as error:  # round() of a missing or non-numeric field
+        if events:
+            _check_sane(message, None if now is None else now + max_skew_s)
+    except TypeError as error:  # round() or a comparison of a missing or non-numeric field
         raise InvalidMessageError(f"a number is missing or is not a number: {error}") from None
     except (OverflowError, ValueError) as error:  # round() of inf or nan
         raise InvalidMessageError(f"a number is not finite: {error}") from None
-    _check_sane(events, None if now is None else now + max_skew_s)
     return events
 
 
-def _check_sane(events: list[PlugEvent], latest: float | None) -> None:
-    """Raise :class:`InvalidMessageError` for a reading no real device could send."""
-    for event in events:
-        start = event.starttime_utc  # type: ignore[union-attr]  # NowRelayingFor never here
-        if not start >= EARLIEST_TIME or (latest is not None and start > latest):
-            raise InvalidMessageError(f"start time {start!r} outside the sane window")
-        for name in event._fields:  # type: ignore[union-attr]
-            value = getattr(event, name)
-            if not abs(value) <= MAX_MAGNITUDE:  # also catches nan
-                raise InvalidMessageError(f"{name} {value!r} is not a plausible number")
-        reset = getattr(event, "summation_resettime_utc", None)
-        if reset is not None and not EARLIEST_TIME <= reset <= start + 1:
-            raise InvalidMessageError(f"summation start {reset!r} is not before the reading")
+_NUMBERS: Final = (
+    "duration",
+    "power",
+    "summation",
+    "voltage",
+    "current",
+    "active_current",
+    "reactive_current",
+    "average_flow",
+    "summation_volume",
+    "batteryMicrovolt",
+    "rssi",
+    "raw_rssi",
+)
+"""Fields that become event values (``starttime`` and ``summation_start`` are checked apart)."""
+
+
+def _check_sane(message: Mapping[str, Any], latest: float | None) -> None:
+    """Raise :class:`InvalidMessageError` for a reading no real device could send.
+
+    Runs on the raw message, once, after translation (so every number is known to be one):
+    chained comparisons are False for NaN and infinities too.
+    """
+    get: Callable[[str], Any] = message.get
+    start = get("starttime")
+    if not EARLIEST_TIME <= start <= (latest if latest is not None else MAX_MAGNITUDE):
+        raise InvalidMessageError(f"start time {start!r} outside the sane window")
+    reset = get("summation_start")
+    if reset is not None and not EARLIEST_TIME <= reset <= start + 1:
+        raise InvalidMessageError(f"summation start {reset!r} is not before the reading")
+    for key in _NUMBERS:
+        value = get(key)
+        if value is not None and not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+            raise InvalidMessageError(f"{key} {value!r} is not a plausible number")
 
 
 def _reading_events(
