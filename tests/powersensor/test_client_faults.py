@@ -7,6 +7,9 @@ import time
 import pytest
 
 from custom_components.energy_local.powersensor import (
+    Household,
+    HouseholdEnergy,
+    HouseholdFlow,
     LinkState,
     LinkTiming,
     PlugClient,
@@ -161,3 +164,51 @@ def test_relayed_devices_and_the_duplicate_filter_are_bounded() -> None:
     assert len(client.relayed_macs) == MAX_RELAYED_DEVICES
     assert client.relayed_macs[-1] == f"{199_999:012x}"
     assert len(client._duplicates._recent) == MAX_DEVICES
+
+
+async def test_household_totals_under_every_fault_at_once(
+    make_simulation: SimulationFactory,
+) -> None:
+    """Reorders, duplicates, corrupt reports, resets, new starts and a reboot that overlaps
+    the sensors' reset: the household keeps emitting and no guarded total falls."""
+    simulation = await make_simulation(
+        sensor_interval_s=0.02,
+        duplicate_probability=0.1,
+        reorder_probability=0.1,
+        corrupt_probability=0.05,
+        reset_every=40,
+        restart_large_every=25,
+        reboot_resets_sensors=True,
+    )
+    plug = simulation.plugs[0]
+    client = PlugClient("127.0.0.1", plug.port, timing=FAST)
+    household = Household(with_solar=True)
+    guards = {flow: MonotonicTotal.for_mains() for flow in HouseholdFlow}
+    history: dict[HouseholdFlow, list[float]] = {flow: [] for flow in HouseholdFlow}
+
+    def on_event(event: PlugEvent) -> None:
+        for out in household.process(event):
+            if isinstance(out, HouseholdEnergy):
+                guard = guards[out.flow]
+                guard.update(
+                    out.summation_joules,
+                    out.summation_resettime_utc,
+                    out.timestamp_utc,
+                    time.time(),
+                )
+                assert guard.value is not None
+                history[out.flow].append(guard.value)
+
+    client.add_event_listener(on_event)
+    client.start()
+    try:
+        await wait_for(lambda: len(history[HouseholdFlow.FROM_GRID]) >= 30, within=10)
+        await simulation.reboot_plugs(0.2)
+        seen = len(history[HouseholdFlow.FROM_GRID])
+        await wait_for(lambda: len(history[HouseholdFlow.FROM_GRID]) >= seen + 30, within=10)
+    finally:
+        await client.stop()
+    for values in history.values():
+        assert all(b >= a for a, b in itertools.pairwise(values))
+    assert client.stats.invalid_messages > 0  # the corrupt reports were seen, and refused
+    assert sum(guard.stats.bounded for guard in guards.values()) == 0
