@@ -29,6 +29,7 @@ from .events import (
     SummationVolume,
     UncalibratedAverageReading,
 )
+from .totals import MAX_CLOCK_SKEW_S
 
 
 class MessageError(ValueError):
@@ -60,9 +61,6 @@ INSTANT_POWER: Final = "instant_power"
 
 EARLIEST_TIME: Final = 1_262_304_000.0
 """2010-01-01 UTC: a start time before it (0, a clock that lost its time) is garbage."""
-
-MAX_CLOCK_SKEW_S: Final = 300.0
-"""How far ahead of the host's clock a reading's start time may be (plug clocks drift)."""
 
 MAX_MAGNITUDE: Final = 1e13
 """Largest number a reading may carry: 1e13 J is 2.8 GWh; anything larger is corrupt."""
