@@ -9,8 +9,11 @@ start times still advance by 30 s, so a fast run covers hours of readings). Summ
 consistent with the powers (``summation_k = summation_(k-1) + power_k * duration``), and the
 message shapes are those of the captured vectors.
 
-Faults on request: summation resets, plug reboots (counter reset, ports closed, silence),
-malformed lines, duplicate and out-of-order datagrams. ``--zeroconf`` advertises the plugs,
+Faults on request: summation resets, plug reboots (counter reset, ports closed, silence;
+optionally overlapping the sensors' resets), malformed lines, duplicate and out-of-order
+datagrams (every N, or with a probability), corrupt reports (far-future and zero start
+times, absurd and non-finite numbers: ``simulators.powersensor_faults``), and new summation
+starts that keep a large counter. ``--zeroconf`` advertises the plugs,
 and refuses to run unless the only network interface is loopback (run it in a network
 namespace of its own).
 
@@ -37,6 +40,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .powersensor_faults import CORRUPTIONS, maybe_corrupt
+
 DEFAULT_PORT: Final = 49476
 MAX_UDP_SUBSCRIBERS: Final = 5
 PLUG_MAC_BASE: Final = 0x246F280487A4
@@ -57,6 +62,9 @@ MALFORMED_LINES: Final = (
     b'{"type": "mystery", "device": "plug", "mac": "000000000000"}\n',  # unknown type
 )
 
+
+FAST_CLOCK_LEAD_S: Final = 30 * 86_400.0
+"""Fast runs start their readings 30 days back: hours of readings per minute stay in the past."""
 
 _PORT_ATTEMPTS: Final = 5
 """Tries at a port free for both UDP and TCP when any port will do."""
@@ -83,7 +91,33 @@ class SimOptions:
     out_of_order_every: int = 0
     reboot_every_s: float = 0.0
     reboot_silence_s: float = 5.0
+    duplicate_probability: float = 0.0
+    """Each datagram is sent twice with this probability."""
+    reorder_probability: float = 0.0
+    """Each datagram is held back and sent after the next one with this probability."""
+    corrupt_probability: float = 0.0
+    """Each report (plug's or sensor's) is replaced by a corrupt one with this probability."""
+    corruptions: tuple[str, ...] = CORRUPTIONS
+    """Kinds of corrupt report to choose from (see ``simulators.powersensor_faults``)."""
+    restart_large_every: int = 0
+    """Every N sensor reports a sensor takes a new summation start but keeps its (large)
+    counter: a reset time that is not a reset."""
+    reboot_resets_sensors: bool = False
+    """A plug reboot also resets the sensors' counters while the plug is silent."""
+    start_in_past_s: float | None = None
+    """How far before now the readings' start times begin. Faster rates than the real ones
+    advance them faster than the wall clock; ``None`` starts them 30 days back then (and at
+    now for real rates), so they never run into the future, which clients reject."""
     seed: int = 1
+
+    def clock_lead(self) -> float:
+        """Seconds before now that the readings' start times begin (see ``start_in_past_s``)."""
+        if self.start_in_past_s is not None:
+            return self.start_in_past_s
+        real_rates = (
+            self.plug_interval_s >= 1.0 and self.sensor_interval_s >= self.sensor_duration_s
+        )
+        return 0.0 if real_rates else FAST_CLOCK_LEAD_S
 
 
 # -- readings ---------------------------------------------------------------------------
@@ -259,6 +293,7 @@ class SimulatedPlug:
         self._tcp_writer: asyncio.StreamWriter | None = None
         self._tcp_tasks: set[asyncio.Task[None]] = set()
         self._held: bytes | None = None
+        self._fault_rng = random.Random(self.options.seed + 100)
         self._datagrams = 0
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -386,11 +421,17 @@ class SimulatedPlug:
         count = self._datagrams
         if options.malformed_every and count % options.malformed_every == 0:
             self.send_malformed(count // options.malformed_every)
-        if options.out_of_order_every and count % options.out_of_order_every == 0:
+        rng = self._fault_rng
+        reorder = (options.out_of_order_every and count % options.out_of_order_every == 0) or (
+            options.reorder_probability and rng.random() < options.reorder_probability
+        )
+        if reorder and self._held is None:  # one held at a time: none is ever lost
             self._held = datagram  # goes out after the next one
             return
         self.send_datagram(datagram)
-        if options.duplicate_every and count % options.duplicate_every == 0:
+        if (options.duplicate_every and count % options.duplicate_every == 0) or (
+            options.duplicate_probability and rng.random() < options.duplicate_probability
+        ):
             self.send_datagram(datagram)
         if self._held is not None:
             held, self._held = self._held, None
@@ -481,9 +522,11 @@ class Simulation:
         """Create the plugs and sensors (nothing listens yet)."""
         rng = random.Random(self.options.seed)
         self.rng = rng
+        self.fault_rng = random.Random(self.options.seed + 2)
         self.model = HouseModel(random.Random(self.options.seed + 1))
         duration = self.options.sensor_duration_s
-        self.sensor_time = int(time.time()) // duration * duration
+        epoch = time.time() - self.options.clock_lead()
+        self.sensor_time = int(epoch) // duration * duration
         self.sensors = [SimulatedSensor(HOUSE_NET_MAC, "house-net", -281_230_401, 1_769_972_064)]
         if self.options.solar:
             self.sensors.append(SimulatedSensor(SOLAR_MAC, "solar", -906_357_844, 1_770_530_454))
@@ -491,7 +534,7 @@ class Simulation:
             self.sensors.append(SimulatedSensor(WATER_MAC, "water", 1321, 1_769_972_151, 3_612_871))
         for index in range(self.plug_count):
             port = self.base_port + index if self.base_port else 0
-            meter = PlugMeter(random.Random(self.options.seed + 10 + index), time.time())
+            meter = PlugMeter(random.Random(self.options.seed + 10 + index), epoch)
             mac = f"{PLUG_MAC_BASE + index:012x}"
             self.plugs.append(
                 SimulatedPlug(mac, host=self.host, port=port, options=self.options, meter=meter)
@@ -521,9 +564,14 @@ class Simulation:
 
     def plug_tick(self) -> None:
         """Every plug reports its own reading."""
+        options = self.options
         for plug in self.plugs:
             if plug.subscriber_count:
-                plug.publish([encode(plug.meter.reading(plug.mac))])
+                reading = plug.meter.reading(plug.mac)
+                reading = maybe_corrupt(
+                    reading, options.corrupt_probability, options.corruptions, self.fault_rng
+                )
+                plug.publish([encode(reading)])
 
     def sensor_tick(self) -> None:
         """The sensors report once; the relaying plug(s) pass the readings on."""
@@ -532,12 +580,20 @@ class Simulation:
         start = self.sensor_time
         house_net, solar, water = self.model.powers(start)
         powers = {"house-net": house_net, "solar": solar, "water": water}
-        every = self.options.reset_every
+        options = self.options
+        every = options.reset_every
+        restart_every = options.restart_large_every
         lines = []
         for sensor in self.sensors:
             if every and sensor.reports and sensor.reports % every == 0:
                 sensor.reset(start)
-            lines.append(encode(sensor.reading(start, duration, powers[sensor.role], self.rng)))
+            if restart_every and sensor.reports and sensor.reports % restart_every == 0:
+                sensor.summation_start = start - 1  # the counter carries on
+            reading = sensor.reading(start, duration, powers[sensor.role], self.rng)
+            reading = maybe_corrupt(
+                reading, options.corrupt_probability, options.corruptions, self.fault_rng
+            )
+            lines.append(encode(reading))
         relays = self.plugs if self.options.relay_all else self.plugs[:1]
         for plug in relays:
             plug.publish(lines)
@@ -558,9 +614,14 @@ class Simulation:
     async def _reboots(self) -> None:
         while True:
             await asyncio.sleep(self.options.reboot_every_s)
-            await asyncio.gather(
-                *(plug.reboot(self.options.reboot_silence_s) for plug in self.plugs)
-            )
+            await self.reboot_plugs(self.options.reboot_silence_s)
+
+    async def reboot_plugs(self, silence_s: float) -> None:
+        """Reboot every plug; with ``reboot_resets_sensors`` the sensors reset meanwhile."""
+        if self.options.reboot_resets_sensors:
+            for sensor in self.sensors:
+                sensor.reset(self.sensor_time + self.options.sensor_duration_s)
+        await asyncio.gather(*(plug.reboot(silence_s) for plug in self.plugs))
 
 
 # -- zeroconf -------------------------------------------------------------------------
@@ -631,6 +692,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--malformed-every", type=int, default=0, help="datagrams per bad line")
     parser.add_argument("--duplicate-every", type=int, default=0, help="datagrams per duplicate")
     parser.add_argument("--out-of-order-every", type=int, default=0, help="datagrams per swap")
+    parser.add_argument("--duplicate-probability", type=float, default=0.0, help="0..1")
+    parser.add_argument("--reorder-probability", type=float, default=0.0, help="0..1")
+    parser.add_argument("--corrupt-probability", type=float, default=0.0, help="0..1 per report")
+    parser.add_argument(
+        "--corruptions",
+        default=",".join(CORRUPTIONS),
+        help="comma-separated kinds (%(default)s)",
+    )
+    parser.add_argument(
+        "--restart-large-every", type=int, default=0, help="sensor reports per new start"
+    )
+    parser.add_argument(
+        "--reboot-resets-sensors", action="store_true", help="sensors reset during a reboot"
+    )
     parser.add_argument("--zeroconf", action="store_true", help="advertise (loopback-only netns)")
     parser.add_argument("--log-commands", action="store_true", help="print commands received")
     parser.add_argument("--seed", type=int, default=1)
@@ -653,6 +728,12 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
         out_of_order_every=args.out_of_order_every,
         reboot_every_s=args.reboot_every,
         reboot_silence_s=args.reboot_silence,
+        duplicate_probability=args.duplicate_probability,
+        reorder_probability=args.reorder_probability,
+        corrupt_probability=args.corrupt_probability,
+        corruptions=tuple(kind for kind in args.corruptions.split(",") if kind),
+        restart_large_every=args.restart_large_every,
+        reboot_resets_sensors=args.reboot_resets_sensors,
         seed=args.seed,
     )
 

@@ -1,6 +1,7 @@
 """Differential tests against powersensor-local 2.4.0 (a test-only dependency).
 
-Random but valid message streams go through both libraries' plug pipelines (translation plus
+Random but valid (and sane: translate's time window and magnitude checks) message streams go
+through both libraries' plug pipelines (translation plus
 ``now_relaying_for``) and must give the same events; random sensor streams go through both
 household views and must agree wherever none of that library's defects is triggered.
 """
@@ -32,6 +33,10 @@ numbers = st.one_of(
     st.integers(-100_000, 100_000),
     st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
 )
+# A sane summation start (before the reading, after 2010): we reject others, the library not.
+summation_starts = st.one_of(
+    st.integers(T0 - 10_000_000, T0 - 1), st.floats(T0 - 10_000_000.0, T0 - 1.0)
+)
 roles = st.sampled_from(["house-net", "solar", "water", "appliance", "unknown", None])
 
 
@@ -54,7 +59,7 @@ def plug_message(draw: st.DrawFn, index: int) -> dict[str, Any]:
         "source": "BLE",
     }
     if draw(st.booleans()):
-        message["summation_start"] = draw(numbers)
+        message["summation_start"] = draw(summation_starts)
     if (role := draw(roles)) is not None:
         message["role"] = role
     if draw(st.integers(0, 9)) == 0:  # now and then a field is missing: dropped by both
@@ -77,7 +82,7 @@ def sensor_message(draw: st.DrawFn, index: int) -> dict[str, Any]:
     }
     for key in ("power", "summation", "summation_start", "average_flow", "summation_volume"):
         if draw(st.booleans()):
-            message[key] = draw(numbers)
+            message[key] = draw(summation_starts if key == "summation_start" else numbers)
     if (role := draw(roles)) is not None:
         message["role"] = role
     if draw(st.integers(0, 9)) == 0:

@@ -61,15 +61,16 @@ def test_scenarios_without_a_defect_give_the_same_output(name: str) -> None:
     assert household.with_solar == scenario["final_expect_solar"]
 
 
-def test_one_sided_reset_rebases_both_sensors() -> None:
+def test_one_sided_reset_credits_the_other_sensor_and_keeps_counting() -> None:
     """solar_matched_pairs: the solar counter resets at k=6 (input 25).
 
-    powersensor-local re-primed only the solar baseline, so at k=8 its house-net delta ran
-    from k=5 (90 s) while the solar delta ran from k=6 (60 s): home usage 12 kJ, to-grid
-    84 kJ. Both baselines move to k=6 here, so both deltas cover k=7..k=8.
+    powersensor-local re-primed only the solar baseline and cleared the counters, so at k=8
+    its house-net delta ran from k=5 (90 s) while the solar delta ran from k=6 (60 s): home
+    usage 12 kJ, to-grid 84 kJ. Here the mains delta of k=6 is credited (grid export needs
+    only the mains sensor), only the solar baseline moves to k=6, and the counters go on.
     """
     scenario = SCENARIOS["solar_matched_pairs"]
-    outputs, _ = run(scenario)
+    outputs, household = run(scenario)
     theirs = expected(scenario)
     # Every power flow is unaffected, and energy is the same up to the reset.
     assert [out for out in outputs if not out[1].endswith("_summation")] == [
@@ -82,21 +83,34 @@ def test_one_sided_reset_rebases_both_sensors() -> None:
         "solar_generation": 96000,
         "to_grid": 84000,
     }
+
+    def step(after: int, before: int) -> dict[str, float]:
+        now, then = energy(outputs, after), energy(outputs, before)
+        return {flow: now[flow] - then[flow] for flow in now}
+
+    # k=6: house-net -1500 W for 30 s (183214900 -> 183169900 J): export; solar reset.
+    assert step(27, 23) == {
+        "from_grid": 0,
+        "home_usage": 0,
+        "solar_generation": 0,
+        "to_grid": 45000,
+    }
     # k=7: house-net -900 W, solar -1900 W (its report was lost; its counter still moved);
     # k=8: house-net -400 W, solar -1300 W. All 30 s windows.
-    assert energy(outputs, 33) == {
+    assert step(33, 27) == {
         "from_grid": 0,
         "home_usage": (-900 + 1900) * 30 + (-400 + 1300) * 30,
         "solar_generation": (1900 + 1300) * 30,
         "to_grid": (900 + 400) * 30,
     }
     # k=9: house-net +250 W (a 60 s window claimed, but its counter moved 7.5 kJ), solar -700 W.
-    assert energy(outputs, 37) == {
+    assert step(37, 33) == {
         "from_grid": 7500,
-        "home_usage": 57000 + 7500 + 700 * 30,
-        "solar_generation": 96000 + 700 * 30,
-        "to_grid": 39000,
+        "home_usage": 7500 + 700 * 30,
+        "solar_generation": 700 * 30,
+        "to_grid": 0,
     }
+    assert household.stats.one_sided_resets == 1
 
 
 def test_first_solar_sample_rebases_both_sensors() -> None:

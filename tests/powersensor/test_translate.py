@@ -48,7 +48,7 @@ PLUG = {
     "type": "instant_power",
     "device": "plug",
     "mac": "246f280487a4",
-    "starttime": 1.5,
+    "starttime": 1_772_164_800.5,
     "duration": 1.0,
     "power": 5.0,
     "unit": "W",
@@ -70,7 +70,7 @@ PLUG = {
         ({"power": "5"}, InvalidMessageError),
         ({"power": [5]}, InvalidMessageError),
         ({"starttime": None}, InvalidMessageError),
-        ({"summation": "x", "summation_start": 1}, InvalidMessageError),
+        ({"summation": "x", "summation_start": 1_772_000_000}, InvalidMessageError),
         ({"type": "firmware_update"}, UnknownMessageTypeError),
     ],
 )
@@ -84,7 +84,7 @@ def test_plug_reading_has_no_via_and_sensor_reading_has_the_relay() -> None:
     (power, _components) = translate_message(PLUG, "246f280487a4")
     assert isinstance(power, AveragePower)
     assert power.via is None
-    assert power.starttime_utc == 1.5
+    assert power.starttime_utc == 1_772_164_800.5
     sensor = {**PLUG, "device": "sensor", "mac": "bcddc247d1f5", "unit": "I"}
     sensor.update(batteryMicrovolt=3_700_000, rssi=-80.04, raw_rssi=-81)
     events = translate_message(sensor, "246f280487a4")
@@ -98,11 +98,11 @@ def test_water_volume_needs_the_flow_event_too() -> None:
         "device": "sensor",
         "mac": "bcddc247d338",
         "role": "water",
-        "starttime": 100,
+        "starttime": 1_772_164_800,
         "duration": 30,
         "unit": "L",
         "summation_volume": 10.0,
-        "summation_start": 5,
+        "summation_start": 1_772_000_000,
         "batteryMicrovolt": 3_600_000,
         "rssi": -80,
         "raw_rssi": -80,
@@ -126,3 +126,36 @@ def test_ignored_types_give_no_events() -> None:
 def test_now_relaying_for_payload_leaves_out_what_is_unknown() -> None:
     event = NowRelayingFor(mac="c0ffee000001", device_type=None, role=None)
     assert (event.name, event.payload()) == ("now_relaying_for", {"mac": "c0ffee000001"})
+
+
+NOW = 1_772_164_801.0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"starttime": 0},  # a plug clock that lost its time
+        {"starttime": 4_000_000_000.0},  # far future (issue 12 point 3)
+        {"starttime": NOW + 301},  # beyond the allowed skew
+        {"starttime": float("nan")},
+        {"power": float("inf")},
+        {"power": float("nan")},
+        {"power": -float("inf")},
+        {"power": 1.7e308},  # valid JSON (issue 12 point 4)
+        {"voltage": -1.7e308},
+        {"summation": 1.7e308, "summation_start": 1_772_000_000},
+        {"summation": 1000, "summation_start": 1_772_164_900},  # start after the reading
+        {"summation": 1000, "summation_start": 0},
+    ],
+)
+def test_insane_readings_are_invalid(change: dict[str, Any]) -> None:
+    with pytest.raises(InvalidMessageError):
+        translate_message({**PLUG, **change}, "246f280487a4", now=NOW)
+
+
+def test_the_skew_is_configurable_and_now_optional() -> None:
+    late = {**PLUG, "starttime": NOW + 600}
+    assert translate_message(late, None)  # no clock given: only the fixed window applies
+    assert translate_message(late, None, now=NOW, max_skew_s=900)
+    with pytest.raises(InvalidMessageError):
+        translate_message(late, None, now=NOW, max_skew_s=60)

@@ -8,10 +8,13 @@ Typical use::
 
     client = PlugClient("192.168.1.23", mac="246f280487a4")
     household = Household(with_solar=stored_flag)
+    energy = MonotonicTotal.for_plug()  # one guard per published total
     client.add_event_listener(lambda event: handle(event, household.process(event)))
     client.start()
     ...
-    await client.stop()
+    client.plug_announced()  # zeroconf saw the plug (again): subscribe now
+    ...
+    await client.stop()  # subscribe(0): on unload and when the host stops
 """
 
 from .client import EventListener, PlugClient, StatusListener
@@ -50,13 +53,24 @@ from .link import LinkReason, LinkState, LinkStatus, LinkTiming, PlugLink, Trans
 from .listener import UdpPlugLink
 from .stats import PlugStats
 from .tcp import TcpPlugLink
+from .totals import (
+    MAINS_MAX_WATTS,
+    PLUG_MAX_WATTS,
+    WATER_MAX_LITRES_PER_S,
+    MonotonicTotal,
+    TotalOutcome,
+    TotalStats,
+)
 from .translate import InvalidMessageError, MessageError, UnknownMessageTypeError, translate_message
 
 __all__ = [
     "DEFAULT_PORT",
+    "MAINS_MAX_WATTS",
     "MAX_UDP_SUBSCRIBERS",
+    "PLUG_MAX_WATTS",
     "SERVICE_TYPE_TCP",
     "SERVICE_TYPE_UDP",
+    "WATER_MAX_LITRES_PER_S",
     "AverageFlow",
     "AveragePower",
     "AveragePowerComponents",
@@ -77,6 +91,7 @@ __all__ = [
     "LinkStatus",
     "LinkTiming",
     "MessageError",
+    "MonotonicTotal",
     "NowRelayingFor",
     "PlugBrowser",
     "PlugClient",
@@ -90,6 +105,8 @@ __all__ = [
     "SummationEnergy",
     "SummationVolume",
     "TcpPlugLink",
+    "TotalOutcome",
+    "TotalStats",
     "Transport",
     "UdpPlugLink",
     "UncalibratedAverageReading",

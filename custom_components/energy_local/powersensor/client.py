@@ -8,8 +8,9 @@ per message.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from .const import DEFAULT_PORT
 from .dedup import DuplicateFilter
@@ -28,6 +29,10 @@ from .translate import (
 
 _LOGGER = logging.getLogger(__name__)
 
+MAX_RELAYED_DEVICES: Final = 256
+"""Relayed devices remembered per plug; past that the earliest-seen is forgotten (a home has
+a few; a plug sending garbage MACs must not grow memory without bound)."""
+
 type EventListener = Callable[[PlugEvent], object]
 type StatusListener = Callable[[LinkStatus], None]
 
@@ -45,16 +50,19 @@ class PlugClient:
         timing: LinkTiming | None = None,
         duplicate_filter: DuplicateFilter | None = None,
         on_raw_line: LineHandler | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Prepare a client; :meth:`start` subscribes.
 
         ``mac`` is the plug's MAC (zeroconf TXT ``id``); when ``None`` it is learnt from the
         plug's own first reading. Pass one ``duplicate_filter`` to all plugs of a household so
         a sensor heard by two plugs is reported once. ``on_raw_line`` gets each raw JSON line.
+        ``clock`` gives the wall-clock time (s since the epoch) readings are checked against:
+        one far ahead of it is invalid (see :func:`translate_message`).
         """
         self._mac = mac
-        self._known: set[str] = set() if mac is None else {mac}
-        self._relayed: list[str] = []
+        self._clock = clock
+        self._relayed: dict[str, None] = {}  # insertion-ordered, bounded
         self._duplicates = duplicate_filter or DuplicateFilter()
         self._event_listeners: list[EventListener] = []
         self._status_listeners: list[StatusListener] = []
@@ -80,7 +88,10 @@ class PlugClient:
 
     @property
     def relayed_macs(self) -> tuple[str, ...]:
-        """Other devices (sensors) seen through this plug, in order of first sight."""
+        """Other devices (sensors) seen through this plug, in order of first sight.
+
+        Only the latest :data:`MAX_RELAYED_DEVICES` are kept.
+        """
         return tuple(self._relayed)
 
     @property
@@ -103,13 +114,25 @@ class PlugClient:
         self.link.start()
 
     async def stop(self) -> None:
-        """Unsubscribe and close the socket."""
+        """Unsubscribe (``subscribe(0)``, over UDP and TCP alike) and close the socket.
+
+        Call it when the host stops too, not only on unload: a plug keeps sending to a
+        subscriber that vanished until its lease ends, and serves only five.
+        """
         await self.link.stop()
+
+    def plug_announced(self) -> None:
+        """The plug (re-)announced itself (zeroconf): subscribe again now.
+
+        A plug that rebooted forgot its subscribers; this gets its readings back at once
+        instead of at the next renewal or retry. Harmless while data flows.
+        """
+        self.link.resubscribe_now()
 
     def _handle_message(self, message: dict[str, Any]) -> None:
         """Translate one raw message and deliver its events; count what is dropped."""
         try:
-            events = translate_message(message, self._mac)
+            events = translate_message(message, self._mac, now=self._clock())
         except UnknownMessageTypeError:
             self.stats.unknown_types += 1
             return
@@ -122,13 +145,15 @@ class PlugClient:
         if message["type"] == INSTANT_POWER and self._duplicates.seen(mac, message["starttime"]):
             self.stats.duplicates += 1
             return
-        if mac not in self._known:
+        if mac != self._mac and mac not in self._relayed:
             device = message["device"]
-            self._known.add(mac)
             if self._mac is None and device == "plug" and message["type"] == INSTANT_POWER:
                 self._mac = mac  # the plug's own reading tells us who it is
             else:
-                self._relayed.append(mac)
+                relayed = self._relayed
+                relayed[mac] = None
+                if len(relayed) > MAX_RELAYED_DEVICES:
+                    del relayed[next(iter(relayed))]
                 role = message.get("role")
                 # Announce a new device before its first data, as powersensor-local does.
                 self._deliver(

@@ -90,6 +90,11 @@ class LinkTiming:
     retry_unit_s: float = 1.0
     """Scales the retry schedule ``unit * (2**n + 2)``; tests shrink it."""
     retry_cap_s: float = 300.0
+    quiet_after_s: float = 3.0
+    """A plug reports every second: this long without a byte while connected, and we ask
+    again (``subscribe``) every ``probe_interval_s``, so a plug that rebooted (and forgot its
+    subscribers) sends again within seconds of its return, not at the next renewal."""
+    probe_interval_s: float = 2.0
 
     def __post_init__(self) -> None:
         """Reject timings that cannot work."""
@@ -99,6 +104,8 @@ class LinkTiming:
             raise ValueError("renew_interval_s must be > 0 and shorter than the lease")
         if self.silence_timeout_s <= 0 or self.retry_unit_s <= 0 or self.retry_cap_s <= 0:
             raise ValueError("silence_timeout_s, retry_unit_s and retry_cap_s must be > 0")
+        if self.quiet_after_s <= 0 or self.probe_interval_s <= 0:
+            raise ValueError("quiet_after_s and probe_interval_s must be > 0")
 
     def retry_delay(self, backoff: int) -> float:
         """Seconds until the next attempt, after ``backoff`` attempts without an answer."""
@@ -150,6 +157,7 @@ class PlugLink(ABC):
         self._retry_handle: asyncio.TimerHandle | None = None
         self._renew_handle: asyncio.TimerHandle | None = None
         self._silence_handle: asyncio.TimerHandle | None = None
+        self._probe_handle: asyncio.TimerHandle | None = None
 
     # -- public -------------------------------------------------------------------------
 
@@ -175,6 +183,23 @@ class PlugLink(ABC):
         self._last_rx = self._clock()
         self._arm_silence(self.timing.silence_timeout_s)
         self._attempt(first=True)
+
+    def resubscribe_now(self) -> None:
+        """Subscribe again at once (the plug re-announced itself, e.g. after a reboot).
+
+        Connected: a renewal now. Otherwise: the retry schedule starts again from now, so the
+        plug is asked at once (TCP reconnects) and then soon after.
+        """
+        if self._state is LinkState.STOPPED:
+            return
+        self.stats.resubscribes += 1
+        if self._state is LinkState.CONNECTED:
+            self._send_subscribe()
+            self._arm_renew()
+            return
+        _cancel(self._retry_handle)
+        self._backoff = 0
+        self._attempt()
 
     async def stop(self) -> None:
         """Unsubscribe (``subscribe(0)``), close the socket and stop all timers."""
@@ -253,9 +278,20 @@ class PlugLink(ABC):
             self.stats.retries += 1
         self._backoff = min(self._backoff + 1, MAX_BACKOFF_EXPONENT)
         self._retry_handle = self._running_loop.call_later(
-            self.timing.retry_delay(self._backoff), self._attempt
+            self._retry_delay(self._backoff), self._attempt
         )
         self._subscribe()
+
+    def _retry_delay(self, backoff: int) -> float:
+        """Seconds to the next attempt.
+
+        The back-off schedule, except that a plug heard within the silence timeout (a reboot,
+        a short outage) is asked every ``probe_interval_s``: it is back within seconds.
+        """
+        delay = self.timing.retry_delay(backoff)
+        if self._has_answered and self._clock() - self._last_rx < self.timing.silence_timeout_s:
+            return min(delay, self.timing.probe_interval_s)
+        return delay
 
     def _became_connected(self) -> None:
         if self._state is LinkState.STOPPED:
@@ -267,26 +303,31 @@ class PlugLink(ABC):
         self._set_state(LinkState.CONNECTED, LinkReason.DATA)
         if was_disconnected:
             _LOGGER.info("Powersensor plug %s is answering again", self.label)
+            # It may be sending on an old lease, or to a subscription it is about to forget:
+            # renew now rather than at the next tick.
+            self.stats.resubscribes += 1
+            self._send_subscribe()
         elif not self._has_answered:
             _LOGGER.debug("Powersensor plug %s is answering", self.label)
         self._has_answered = True
         self._arm_renew()
         if self._silence_handle is None:
             self._arm_silence(self.timing.silence_timeout_s)
+        if self._probe_handle is None:
+            self._arm_probe()
 
     def _lost(self, reason: LinkReason, detail: str | None) -> None:
         """Data stopped: report it once and restart the retry schedule from the start."""
         _cancel(self._renew_handle)
-        self._renew_handle = None
+        _cancel(self._probe_handle)
+        self._renew_handle = self._probe_handle = None
         self._set_state(LinkState.DISCONNECTED, reason, detail)
         self._log_gone(reason, detail)
         self._backoff = 0
         if reason is LinkReason.SILENCE:
             self._on_silent()
         _cancel(self._retry_handle)  # none is pending while connected; be sure
-        self._retry_handle = self._running_loop.call_later(
-            self.timing.retry_delay(0), self._attempt
-        )
+        self._retry_handle = self._running_loop.call_later(self._retry_delay(0), self._attempt)
 
     def _log_gone(self, reason: LinkReason, detail: str | None) -> None:
         if self._has_answered:
@@ -327,6 +368,21 @@ class PlugLink(ABC):
             self._log_gone(LinkReason.SILENCE, None)
             self._on_silent()
 
+    def _arm_probe(self) -> None:
+        self._probe_handle = self._running_loop.call_later(
+            self.timing.probe_interval_s, self._probe
+        )
+
+    def _probe(self) -> None:
+        """Timer while connected: after a few quiet seconds, ask the plug again."""
+        self._probe_handle = None
+        if self._state is not LinkState.CONNECTED:
+            return
+        if self._clock() - self._last_rx >= self.timing.quiet_after_s:
+            self.stats.probes += 1
+            self._send_subscribe()
+        self._arm_probe()
+
     def _arm_renew(self) -> None:
         _cancel(self._renew_handle)
         self._renew_handle = self._running_loop.call_later(
@@ -355,9 +411,15 @@ class PlugLink(ABC):
             self._arm_renew()
 
     def _cancel_timers(self) -> None:
-        for handle in (self._retry_handle, self._renew_handle, self._silence_handle):
+        for handle in (
+            self._retry_handle,
+            self._renew_handle,
+            self._silence_handle,
+            self._probe_handle,
+        ):
             _cancel(handle)
         self._retry_handle = self._renew_handle = self._silence_handle = None
+        self._probe_handle = None
 
     def _set_state(self, state: LinkState, reason: LinkReason, detail: str | None = None) -> None:
         self._state = state

@@ -25,6 +25,10 @@ class PlugStats:
     """``subscription``/``warning`` messages from the plug."""
     expiries: int = 0
     """``subscription``/``expiry`` messages from the plug."""
+    probes: int = 0
+    """``subscribe(N)`` sent because a connected plug went quiet for a few seconds."""
+    resubscribes: int = 0
+    """Immediate resubscriptions: the plug re-announced itself, or sent again after silence."""
     retries: int = 0
     """Re-subscribe (UDP) or reconnect (TCP) attempts after the first."""
     errors: int = 0

@@ -29,6 +29,7 @@ from .events import (
     SummationVolume,
     UncalibratedAverageReading,
 )
+from .totals import MAX_CLOCK_SKEW_S
 
 
 class MessageError(ValueError):
@@ -58,6 +59,12 @@ IGNORED_TYPES: Final = frozenset(
 
 INSTANT_POWER: Final = "instant_power"
 
+EARLIEST_TIME: Final = 1_262_304_000.0
+"""2010-01-01 UTC: a start time before it (0, a clock that lost its time) is garbage."""
+
+MAX_MAGNITUDE: Final = 1e13
+"""Largest number a reading may carry: 1e13 J is 2.8 GWh; anything larger is corrupt."""
+
 
 def _number(value: Any, key: str) -> float:
     """Check a number that is passed on unrounded (int or float, never bool)."""
@@ -71,12 +78,22 @@ def _optional(value: Any, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def translate_message(message: Mapping[str, Any], relay_mac: str | None) -> list[PlugEvent]:
+def translate_message(
+    message: Mapping[str, Any],
+    relay_mac: str | None,
+    *,
+    now: float | None = None,
+    max_skew_s: float = MAX_CLOCK_SKEW_S,
+) -> list[PlugEvent]:
     """Translate one raw plug message into its events (possibly none).
 
     ``relay_mac`` is the plug the message came through; it becomes ``via`` on every event of a
     device other than a plug. Raises :class:`InvalidMessageError` or
     :class:`UnknownMessageTypeError`.
+
+    A reading is invalid when a number is not finite or beyond :data:`MAX_MAGNITUDE`, its
+    start time is before :data:`EARLIEST_TIME` or before its own summation start, or (given
+    ``now``, seconds since the epoch) more than ``max_skew_s`` ahead of ``now``.
     """
     get: Callable[[str], Any] = message.get  # plain Any: round() does the checking
     kind = get("type")
@@ -97,9 +114,50 @@ def translate_message(message: Mapping[str, Any], relay_mac: str | None) -> list
     if role is not None and type(role) is not str:
         raise InvalidMessageError(f"'role' must be a string, got {role!r}")
     try:
-        return _reading_events(message, device, mac, role, relay_mac)
-    except TypeError as error:  # round() of a missing or non-numeric field
+        events = _reading_events(message, device, mac, role, relay_mac)
+        if events:
+            _check_sane(message, None if now is None else now + max_skew_s)
+    except TypeError as error:  # round() or a comparison of a missing or non-numeric field
         raise InvalidMessageError(f"a number is missing or is not a number: {error}") from None
+    except (OverflowError, ValueError) as error:  # round() of inf or nan
+        raise InvalidMessageError(f"a number is not finite: {error}") from None
+    return events
+
+
+_NUMBERS: Final = (
+    "duration",
+    "power",
+    "summation",
+    "voltage",
+    "current",
+    "active_current",
+    "reactive_current",
+    "average_flow",
+    "summation_volume",
+    "batteryMicrovolt",
+    "rssi",
+    "raw_rssi",
+)
+"""Fields that become event values (``starttime`` and ``summation_start`` are checked apart)."""
+
+
+def _check_sane(message: Mapping[str, Any], latest: float | None) -> None:
+    """Raise :class:`InvalidMessageError` for a reading no real device could send.
+
+    Runs on the raw message, once, after translation (so every number is known to be one):
+    chained comparisons are False for NaN and infinities too.
+    """
+    get: Callable[[str], Any] = message.get
+    start = get("starttime")
+    if not EARLIEST_TIME <= start <= (latest if latest is not None else MAX_MAGNITUDE):
+        raise InvalidMessageError(f"start time {start!r} outside the sane window")
+    reset = get("summation_start")
+    if reset is not None and not EARLIEST_TIME <= reset <= start + 1:
+        raise InvalidMessageError(f"summation start {reset!r} is not before the reading")
+    for key in _NUMBERS:
+        value = get(key)
+        if value is not None and not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+            raise InvalidMessageError(f"{key} {value!r} is not a plausible number")
 
 
 def _reading_events(
