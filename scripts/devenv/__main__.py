@@ -1,7 +1,5 @@
 """``python -m scripts.devenv [--check] …``: what ``scripts/develop`` runs after setting up."""
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import contextlib

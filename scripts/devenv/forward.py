@@ -6,8 +6,6 @@ belongs to the namespace of the thread that created it, and can then be used fro
 thread. One process, no ``socat``, no per-connection ``ip netns exec``.
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import socket

@@ -1,7 +1,5 @@
 """The Home Assistant configuration directory for development and e2e runs."""
 
-from __future__ import annotations
-
 import json
 import os
 from datetime import UTC, datetime

@@ -1,7 +1,5 @@
 """Network namespaces whose only interface is loopback (``ip netns``)."""
 
-from __future__ import annotations
-
 import os
 import shutil
 import subprocess

@@ -1,7 +1,5 @@
 """Child processes: started in their own session, logged to files, stopped in reverse order."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import os

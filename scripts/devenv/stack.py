@@ -1,7 +1,5 @@
 """The development stack: namespace, simulators, Home Assistant, forwarder."""
 
-from __future__ import annotations
-
 import asyncio
 import json
 import socket

@@ -1,7 +1,5 @@
 """Headless Chromium screenshots of the real frontend, taken inside the namespace."""
 
-from __future__ import annotations
-
 import asyncio
 import base64
 import json

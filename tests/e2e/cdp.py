@@ -6,8 +6,6 @@ the namespace and reaches nothing but Home Assistant there. Enough of the protoc
 page, click through Home Assistant's shadow DOM and take screenshots of dialogs.
 """
 
-from __future__ import annotations
-
 import asyncio
 import base64
 import contextlib

@@ -4,8 +4,6 @@ The stack is the one ``scripts/develop`` runs (``python -m scripts.devenv``), st
 subprocess in a network namespace of its own, and always stopped (namespace deleted) after.
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import json

@@ -1,7 +1,5 @@
 """A small client for a real Home Assistant: onboarding, REST, flows, websocket, login codes."""
 
-from __future__ import annotations
-
 import asyncio
 import itertools
 import time

@@ -7,8 +7,6 @@ the Energy dashboard (under artifacts/e2e/). Every step's time goes to
 artifacts/e2e/summary.json.
 """
 
-from __future__ import annotations
-
 import asyncio
 import json
 import sys

@@ -1,7 +1,5 @@
 """Fixtures: simulated plugs on 127.0.0.1, and a silent UDP peer that records what it gets."""
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any

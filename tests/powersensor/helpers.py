@@ -1,7 +1,5 @@
 """Shared helpers: vector loading, event building, fast timings, polling."""
 
-from __future__ import annotations
-
 import asyncio
 import time
 from collections.abc import Callable, Coroutine

@@ -1,7 +1,5 @@
 """The command-line tool: in-process against the simulator, and as real processes."""
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import io

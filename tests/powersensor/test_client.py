@@ -1,7 +1,5 @@
 """PlugClient: the recorded powersensor-local session replayed, and the client's own rules."""
 
-from __future__ import annotations
-
 import asyncio
 import logging
 from typing import Any

@@ -6,8 +6,6 @@ through both libraries' plug pipelines (translation plus
 household views and must agree wherever none of that library's defects is triggered.
 """
 
-from __future__ import annotations
-
 import json
 from dataclasses import dataclass
 from typing import Any

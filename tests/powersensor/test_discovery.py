@@ -1,7 +1,5 @@
 """Discovery: zeroconf records and browser logic fed directly (no mDNS), legacy on 127.0.0.1."""
 
-from __future__ import annotations
-
 import asyncio
 from types import SimpleNamespace
 from typing import Any, ClassVar

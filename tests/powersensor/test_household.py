@@ -1,7 +1,5 @@
 """Household view behaviour beyond the vectors: persistence, stale data, bounds."""
 
-from __future__ import annotations
-
 import json
 from dataclasses import replace
 from typing import Any

@@ -6,8 +6,6 @@ are checked against energy worked out by hand from the sensors' powers (each 30 
 energy is ``power * 30`` J, and the vectors' summations follow that rule).
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 import pytest

@@ -1,7 +1,5 @@
 """Splitting datagrams and TCP streams into JSON objects."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from custom_components.energy_local.powersensor.jsonlines import (

@@ -1,7 +1,5 @@
 """Link edge cases: bad timings, failures while opening, handlers that raise, odd notices."""
 
-from __future__ import annotations
-
 import asyncio
 import logging
 import os

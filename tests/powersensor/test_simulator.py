@@ -1,7 +1,5 @@
 """The plug simulator: message shapes, consistent counters, leases and faults."""
 
-from __future__ import annotations
-
 import asyncio
 import itertools
 import json

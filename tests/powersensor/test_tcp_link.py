@@ -1,7 +1,5 @@
 """The TCP link against simulated plugs on 127.0.0.1."""
 
-from __future__ import annotations
-
 import asyncio
 import socket
 from typing import Any

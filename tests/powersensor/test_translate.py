@@ -1,7 +1,5 @@
 """Raw message → events: every powersensor-local vector, and what it did not check."""
 
-from __future__ import annotations
-
 import json
 from typing import Any
 

@@ -1,7 +1,5 @@
 """The UDP link against simulated plugs on 127.0.0.1."""
 
-from __future__ import annotations
-
 import asyncio
 import itertools
 import logging

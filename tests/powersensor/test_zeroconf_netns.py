@@ -4,8 +4,6 @@ The simulator advertises two plugs over mDNS; ``discover`` finds them. No multic
 the namespace. Skipped where namespaces cannot be made (not root, no ``ip``).
 """
 
-from __future__ import annotations
-
 import asyncio
 import os
 import shutil

@@ -6,8 +6,6 @@ SIGINT/SIGTERM, then unsubscribes. Connection state changes go to stderr, so std
 data only. ``--raw`` prints the plug's JSON lines as received instead of events.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import json

@@ -5,8 +5,6 @@ raises is logged and the others still get the event. Nothing here blocks or crea
 per message.
 """
 
-from __future__ import annotations
-
 import logging
 import time
 from collections.abc import Callable

@@ -1,7 +1,5 @@
 """Protocol constants of the Powersensor plug's local push service."""
 
-from __future__ import annotations
-
 from typing import Final
 
 DEFAULT_PORT: Final = 49476

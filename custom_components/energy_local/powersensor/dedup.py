@@ -5,8 +5,6 @@ Share one filter between the plugs of a household to drop the second copy wherev
 from.
 """
 
-from __future__ import annotations
-
 from typing import Final
 
 RECENT_PER_DEVICE: Final = 64

@@ -1,7 +1,5 @@
 """A plug found on the network, however it was found."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Final
 

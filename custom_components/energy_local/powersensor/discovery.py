@@ -5,8 +5,6 @@ its shared one), which is never closed here. A plug is known by its TXT ``id``: 
 lowercase hex digits, the same MAC its own readings carry.
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import logging

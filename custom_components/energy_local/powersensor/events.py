@@ -4,8 +4,6 @@ Field names and units follow powersensor-local's documented events, so ``payload
 exactly the dict that library emits (``role`` and ``via`` only when known).
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar

@@ -32,8 +32,6 @@ sample) clears the four counters and emits nothing for that sample; the counters
 is that sample's start.
 """
 
-from __future__ import annotations
-
 import math
 import time
 from collections.abc import Callable

@@ -5,8 +5,6 @@ object is counted and skipped, never raised, and the other lines of the same dat
 still delivered.
 """
 
-from __future__ import annotations
-
 import importlib
 import json
 from collections.abc import Callable

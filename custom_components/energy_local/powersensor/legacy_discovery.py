@@ -4,8 +4,6 @@ Plugs answer with a JSON object holding ``ip`` and ``mac`` (the exact schema is 
 documented). Zeroconf is the preferred way; this one needs broadcast to reach the plug.
 """
 
-from __future__ import annotations
-
 import asyncio
 import math
 import socket

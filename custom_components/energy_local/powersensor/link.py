@@ -7,8 +7,6 @@ on the schedule powersensor-local uses (``2**n + 2`` seconds, n counting attempt
 went quiet is asked again 3, 7, 13 … s later.
 """
 
-from __future__ import annotations
-
 import asyncio
 import logging
 from abc import ABC, abstractmethod

@@ -6,8 +6,6 @@ socket per retry and never closed the old ones). The address may be IPv4 or IPv6
 error (port unreachable while a plug reboots) is reported and retried, never fatal.
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 from typing import Any, cast

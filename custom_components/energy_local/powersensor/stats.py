@@ -1,7 +1,5 @@
 """Counters of what one plug connection saw, for diagnostics and tests."""
 
-from __future__ import annotations
-
 from dataclasses import asdict, dataclass
 
 

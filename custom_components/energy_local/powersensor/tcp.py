@@ -5,8 +5,6 @@ silent connection is dropped after the silence timeout (it hung forever on a hal
 and ``subscribe(0)`` is sent before closing.
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 from typing import Any, cast

@@ -13,8 +13,6 @@ exactly the rule above, and raises ``TypeError`` for anything else (a missing fi
 string), which becomes :class:`InvalidMessageError`. A JSON boolean reads as 0 or 1.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
