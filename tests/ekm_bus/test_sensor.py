@@ -99,8 +99,7 @@ async def test_a_total_never_goes_backwards(
         await hass.async_block_till_done()
         assert float(hass.states.get(IMPORT).state) == before
     assert "taken as a" not in caplog.text
-    gate = coordinator.gate_diagnostics(next(iter(coordinator.meters)))
-    assert gate is not None
+    gate = coordinator.gates.diagnostics(next(iter(coordinator.meters)))
     assert gate["counters"]["held"] > 0
 
     meter.forward_kwh = [kwh + 100 for kwh in high]  # back, and higher

@@ -27,9 +27,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
-from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from ..const import DOMAIN
@@ -41,15 +39,9 @@ from ..ekm import (
     EkmPortError,
     MeterReading,
 )
-from ..ekm.gate import (
-    TOTAL_FIELDS,
-    GatedFrame,
-    GateEvent,
-    GateEventKind,
-    GateResult,
-    TotalsGate,
-)
+from ..ekm.gate import GateEvent
 from ..ekm.layout import V4_B_ONLY_FIELDS
+from . import repairs
 from .const import (
     CONF_BLOCK_B_EVERY,
     CONF_POLL_INTERVAL,
@@ -60,6 +52,7 @@ from .const import (
     DEFAULT_UNAVAILABLE_AFTER,
     RELAY_REVERT_MARGIN,
 )
+from .gates import MeterGates, unconfirmed
 from .iostack.backend import (
     EkmDeviceApi,
     IoStackBackendError,
@@ -72,9 +65,6 @@ from .iostack.backend import (
 from .models import IoStackConfig, MeterConfig, devices_of
 
 _LOGGER = logging.getLogger(__name__)
-
-GATE_STORE_VERSION = 1
-GATE_SAVE_DELAY = 60.0  # seconds: baselines on disk lag the live ones by at most this
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,18 +135,10 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         self.iostack_api: EkmDeviceApi | None = None
         self.diagnostics = BusDiagnostics()
         self.bus_device_id: str | None = None  # set by setup once the bus device exists
-        self.gates: dict[str, TotalsGate] = {}
-        # How many resets each gate accepted per (meter, EKM field): an entity whose total is
-        # lower than it published lets it through only when one of its fields was reset.
-        self.reset_epochs: Counter[tuple[str, str]] = Counter()
-        self._gate_store: Store[dict[str, Any]] = Store(
-            hass, GATE_STORE_VERSION, f"{DOMAIN}.ekm_gates.{entry.entry_id}"
-        )
+        self.gates = MeterGates(hass, entry.entry_id, self.meters)
         self._unavailable_logged: set[str] = set()
         self._overrun = False
         self._port_failures = 0
-        # (meter, EKM field) that our own action has just reset: no repair issue for those.
-        self._own_resets: set[tuple[str, str]] = set()
 
     def meter_state(self, subentry_id: str) -> MeterState | None:
         """The latest state of a meter."""
@@ -168,62 +150,6 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         state = (self.data or {}).get(subentry_id)
         return state if isinstance(state, IoStackState) else None
 
-    def reset_epoch(self, subentry_id: str, fields: tuple[str, ...]) -> int:
-        """How many resets the gate of a meter accepted on any of ``fields``."""
-        return sum(self.reset_epochs[(subentry_id, name)] for name in fields)
-
-    # --- the gates' baselines ----------------------------------------------------------------
-
-    async def async_load_gates(self) -> None:
-        """Restore every meter's gate (a bad or missing stored state gives a fresh gate)."""
-        stored = await self._gate_store.async_load() or {}
-        for meter in self.meters.values():
-            self.gates[meter.subentry_id] = TotalsGate.restore(stored.get(meter.address))
-
-    def _export_gates(self) -> dict[str, Any]:
-        return {
-            meter.address: self.gates[meter.subentry_id].export()
-            for meter in self.meters.values()
-            if meter.subentry_id in self.gates
-        }
-
-    async def async_save_gates(self) -> None:
-        """Write the gates' baselines now (on unload and stop)."""
-        await self._gate_store.async_save(self._export_gates())
-
-    def _gate(self, meter: MeterConfig) -> TotalsGate:
-        if (gate := self.gates.get(meter.subentry_id)) is None:
-            gate = self.gates[meter.subentry_id] = TotalsGate()
-        return gate
-
-    def _gate_reading(self, meter: MeterConfig, reading: MeterReading) -> MeterReading:
-        """Pass a reading through the meter's gate: what may be published of it."""
-        result = self._gate(meter).check(reading, time.monotonic())
-        self._take_gate_events(meter, result)
-        self._gate_store.async_delay_save(self._export_gates, GATE_SAVE_DELAY)
-        return result.apply(reading)
-
-    def _take_gate_events(self, meter: MeterConfig, result: GateResult) -> None:
-        resets: list[GateEvent] = []
-        for event in result.events:
-            if event.kind is GateEventKind.RESET:
-                self.reset_epochs[(meter.subentry_id, event.field)] += 1
-                if (meter.subentry_id, event.field) in self._own_resets:
-                    self._own_resets.discard((meter.subentry_id, event.field))
-                else:
-                    resets.append(event)
-            elif event.kind is not GateEventKind.ACCEPTED:
-                _LOGGER.debug(
-                    "Meter %s: %s %s read %s (published %s)",
-                    meter.address,
-                    event.field,
-                    event.kind.value,
-                    event.read,
-                    event.published,
-                )
-        if resets:
-            self._meter_was_reset(meter, resets)
-
     def _meter_was_reset(self, meter: MeterConfig, resets: list[GateEvent]) -> None:
         """Totals read lower for several polls in a row: a meter reset or replaced."""
         fields = ", ".join(f"{event.field} {event.read:g}" for event in resets)
@@ -233,37 +159,13 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             meter.address,
             fields,
         )
+        accepted = {e.field: e.read for e in resets}
         self.diagnostics.resets_accepted.append(
-            {
-                "address": meter.address,
-                "at": time.time(),
-                "fields": {e.field: e.read for e in resets},
-            }
+            {"address": meter.address, "at": time.time(), "fields": accepted}
         )
         del self.diagnostics.resets_accepted[:-20]
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"meter_reset_{meter.subentry_id}",
-            is_fixable=False,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="meter_reset",
-            translation_placeholders={"address": meter.address, "fields": fields},
-        )
-        self.hass.async_create_task(self.async_save_gates(), eager_start=False)
-
-    def gate_diagnostics(self, subentry_id: str) -> dict[str, Any] | None:
-        """What a meter's gate did: counters, published baselines, recent held frames."""
-        gate = self.gates.get(subentry_id)
-        if gate is None:
-            return None
-        return {
-            "counters": gate.counters.as_dict(),
-            "published": dict(gate.published),
-            "distrusted_relations": sorted(gate.distrusted),
-            "recent": [_frame_diagnostics(frame) for frame in gate.recent],
-        }
+        repairs.meter_reset(self.hass, meter.subentry_id, meter.address, fields)
+        self.hass.async_create_task(self.gates.async_save(), eager_start=False)
 
     # --- polling ---------------------------------------------------------------------------
 
@@ -328,7 +230,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             return MeterState(last, available=available, failures=failures)
         self._log_back(meter.subentry_id, f"Meter {meter.address}")
         gated = self._gate_reading(meter, reading)
-        if last is None and _unconfirmed(reading, gated):
+        if last is None and unconfirmed(reading, gated):
             # A gate with no baseline (a meter just added) publishes a total only once a
             # second read confirms it: read once more now rather than show nothing a poll.
             with contextlib.suppress(EkmError):
@@ -397,6 +299,13 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             for iostack in self.iostacks.values()
         }
 
+    def _gate_reading(self, meter: MeterConfig, reading: MeterReading) -> MeterReading:
+        """Pass a reading through the meter's gate: what of it may be published."""
+        gated, resets = self.gates.check(meter, reading)
+        if resets:
+            self._meter_was_reset(meter, resets)
+        return gated
+
     def _iostack_state(
         self, iostack: IoStackConfig, result: IoStackReading | IoStackError
     ) -> IoStackState:
@@ -431,20 +340,14 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         """The port did not open for ekmdevice: a repair issue for network ports (meters go on)."""
         self.diagnostics.iostack_port_error = str(err)
         if err.network:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                f"iostack_port_{self.config_entry.entry_id}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="iostack_port_unsupported",
-                translation_placeholders={"port": self.bus.url, "error": str(err.__cause__)},
+            repairs.iostack_port(
+                self.hass, self.config_entry.entry_id, self.bus.url, str(err.__cause__)
             )
 
     def _iostack_port_works(self) -> None:
         if self.diagnostics.iostack_port_error is not None:
             self.diagnostics.iostack_port_error = None
-            ir.async_delete_issue(self.hass, DOMAIN, f"iostack_port_{self.config_entry.entry_id}")
+            repairs.iostack_port(self.hass, self.config_entry.entry_id, self.bus.url, None)
 
     def _check_overrun(self, elapsed: float) -> None:
         """Raise (or clear) a repair issue when the meters cannot be read within the interval."""
@@ -452,23 +355,13 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         if overrun == self._overrun:
             return
         self._overrun = overrun
-        issue_id = f"poll_overrun_{self.config_entry.entry_id}"
-        if overrun:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="poll_overrun",
-                translation_placeholders={
-                    "port": self.bus.url,
-                    "seconds": f"{elapsed:.1f}",
-                    "interval": f"{self.poll_interval.total_seconds():g}",
-                },
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        repairs.poll_overrun(
+            self.hass,
+            self.config_entry.entry_id,
+            self.bus.url,
+            elapsed if overrun else None,
+            self.poll_interval.total_seconds(),
+        )
 
     def devices_changed(self) -> bool:
         """Whether the entry's meters, ioStacks or port differ from what this polls."""
@@ -507,15 +400,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         try:
             await action(self.bus, meter)
         except EkmPasswordError as err:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                f"password_refused_{subentry_id}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="password_refused",
-                translation_placeholders=placeholders,
-            )
+            repairs.password_refused(self.hass, subentry_id, meter.address)
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="password_refused",
@@ -545,11 +430,10 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
                 translation_key="meter_unreachable",
                 translation_placeholders={**placeholders, "error": str(err)},
             ) from err
-        ir.async_delete_issue(self.hass, DOMAIN, f"password_refused_{subentry_id}")
+        repairs.password_accepted(self.hass, subentry_id)
         if resets:
             # The meter zeroed these registers: the next lower value is a reset, at once.
-            self._gate(meter).expect_reset(*resets)
-            self._own_resets.update((subentry_id, name) for name in resets)
+            self.gates.expect_reset(meter, resets)
         await self._async_read_back(meter)
 
     @callback
@@ -574,23 +458,6 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         except EkmPortError:
             return  # the next poll reports the port
         self.async_set_updated_data({**(self.data or {}), meter.subentry_id: state})
-
-
-def _unconfirmed(reading: MeterReading, gated: MeterReading) -> bool:
-    """Whether the gate held back a total of ``reading`` for want of a baseline."""
-    return any(name in reading.values and name not in gated.values for name in TOTAL_FIELDS)
-
-
-def _frame_diagnostics(frame: GatedFrame) -> dict[str, Any]:
-    return {
-        "at_monotonic": frame.at,
-        "events": [
-            {"field": e.field, "kind": e.kind.value, "read": e.read, "published": e.published}
-            for e in frame.events
-        ],
-        "totals": dict(frame.totals),
-        "frames_hex": list(frame.frames),
-    }
 
 
 def _keep_block_b(reading: MeterReading, last: MeterReading) -> MeterReading:

@@ -39,7 +39,7 @@ async def async_get_bus_diagnostics(
             "raw_frames_hex": [frame.hex() for frame in reading.frames] if reading else [],
             "values": {k: _plain(v) for k, v in reading.values.items()} if reading else None,
             "failed_polls_in_a_row": state.failures if state else None,
-            "gate": coordinator.gate_diagnostics(subentry_id),
+            "gate": coordinator.gates.diagnostics(subentry_id),
         }
     iostacks: dict[str, Any] = {}
     for subentry_id, iostack in coordinator.iostacks.items():

@@ -72,7 +72,7 @@ class EkmSensor(EkmMeterEntity, RestoreSensor):
                 value,
                 entity_id=self.entity_id,
                 diagnostics=self.coordinator.diagnostics,
-                epoch=self.coordinator.reset_epoch(self.meter.subentry_id, desc.total_of),
+                epoch=self.coordinator.gates.reset_epoch(self.meter.subentry_id, desc.total_of),
                 step=self._step,
             )
         elif isinstance(value, datetime) and value.tzinfo is None:

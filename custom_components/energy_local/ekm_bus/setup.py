@@ -40,8 +40,8 @@ async def async_setup_bus(hass: HomeAssistant, entry: EkmBusConfigEntry) -> EkmB
     coordinator.bus_device_id = bus_device.id
     # Every meter's gate starts from the baselines it had (a corrupt frame right after a
     # restart is then caught like any other); they are written back however the entry ends.
-    await coordinator.async_load_gates()
-    entry.async_on_unload(coordinator.async_save_gates)
+    await coordinator.gates.async_load()
+    entry.async_on_unload(coordinator.gates.async_save)
     # ioStacks need EKM's ekmdevice (installed on demand); without it only they are unavailable.
     await coordinator.async_prepare_iostacks()
     await coordinator.async_config_entry_first_refresh()
