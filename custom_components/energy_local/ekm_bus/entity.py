@@ -113,16 +113,21 @@ class GuardedTotal:
       ioStack counter, which has no gate): taken as a reset, logged once.
 
     Until then the last good total (restored after a restart) is kept and counted.
+
+    With ``confirm`` (ioStack counters, which no gate checks) an increase is published only
+    once the next reading is not lower: a corrupted high value is never published.
     """
 
     RESET_POLLS = 3
     DIP_STEPS = 4
 
-    def __init__(self, source: str, counter_key: str) -> None:
+    def __init__(self, source: str, counter_key: str, *, confirm: bool = False) -> None:
         """``source`` names the device in logs; ``counter_key`` counts holds in diagnostics."""
         self.source = source
         self.counter_key = counter_key
+        self.confirm = confirm
         self.last_good: float | None = None
+        self._candidate: float | None = None
         self._epoch: int | None = None
         self._lower_polls = 0
 
@@ -148,6 +153,8 @@ class GuardedTotal:
             return self.last_good
         if self.last_good is None or value >= self.last_good or reset:
             self._lower_polls = 0
+            if self.confirm and not reset and self.last_good is not None:
+                return self._confirmed(value, self.last_good)
             self.last_good = value
             return value
         diagnostics.guarded_totals[self.counter_key] += 1
@@ -156,6 +163,7 @@ class GuardedTotal:
         self._lower_polls += 1
         if self._lower_polls < self.RESET_POLLS:
             return self.last_good
+        self._candidate = None
         _LOGGER.warning(
             "%s: %s reads %s, below the last total %s for %s polls: taken as a reset",
             entity_id,
@@ -167,3 +175,11 @@ class GuardedTotal:
         self._lower_polls = 0
         self.last_good = value
         return value
+
+    def _confirmed(self, value: float, last_good: float) -> float:
+        """Publish the increase seen before once ``value`` agrees with it; wait on ``value``."""
+        candidate = self._candidate
+        if candidate is not None and value >= candidate:
+            last_good = self.last_good = candidate
+        self._candidate = value if value > last_good else None
+        return last_good

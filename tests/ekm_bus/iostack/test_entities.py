@@ -149,6 +149,8 @@ async def test_values_and_device(
     device.pulse_counts = [101, 250, 4000, 9]
     device.do_levels = 0b1000
     await refresh(hass, entry)
+    assert hass.states.get(f"{DEV}_water_input_1").state == "1000.0"  # waits for agreement
+    await refresh(hass, entry)
     assert hass.states.get(f"{DEV}_water_input_1").state == "1010.0"
     assert hass.states.get(f"{DEV}_pulse_count_input_4").state == "9"
     assert hass.states.get("binary_sensor.boiler_room_output_4").state == STATE_ON
@@ -215,9 +217,25 @@ async def test_counter_totals_never_go_backwards(
     assert not [r for r in ours if r.levelno >= logging.WARNING]  # held quietly
     assert entry.runtime_data.diagnostics.guarded_totals[f"iostack_{IOSTACK_ADDRESS}_water_1"] == 2
     device.pulse_counts = [101, 250, 4000, 8]
-    await refresh(hass, entry)
+    for _ in range(2):  # an increase is published once the next reading agrees
+        await refresh(hass, entry)
     assert hass.states.get(f"{DEV}_water_input_1").state == "1010.0"
     assert hass.states.get(f"{DEV}_pulse_count_input_4").state == "8"
+
+
+async def test_a_corrupted_high_count_is_never_published(
+    hass: HomeAssistant, ekm_bus: SimBus, ekmdevice_standin: ModuleType
+) -> None:
+    device = ekmdevice_standin.devices[IOSTACK_ADDRESS]
+    device.pulse_counts = [100, 250, 4000, 7]
+    entry = bus_entry(ekm_bus.port, [boiler_room()])
+    await setup_entry(hass, entry)
+    shown: list[str] = []
+    for counts in ([3100, 250, 4000, 7], [101, 250, 4000, 7], [102, 250, 4000, 7]):
+        device.pulse_counts = counts  # one reading carries a digit gone wrong
+        await refresh(hass, entry)
+        shown.append(hass.states.get(f"{DEV}_water_input_1").state)
+    assert shown == ["1000.0", "1000.0", "1010.0"]
 
 
 async def test_a_counter_that_stays_lower_was_reset(
@@ -242,7 +260,8 @@ async def test_a_counter_that_stays_lower_was_reset(
     warnings = [r for r in caplog.records if "taken as a reset" in r.getMessage()]
     assert len(warnings) == 4  # once per total
     device.pulse_counts = [2, 200, 3999, 4]
-    await refresh(hass, entry)
+    for _ in range(2):
+        await refresh(hass, entry)
     assert hass.states.get(f"{DEV}_water_input_1").state == "20.0"  # counting on
 
 

@@ -94,8 +94,11 @@ class IoStackSensor(IoStackEntity, RestoreSensor):
     ) -> None:
         """Set up the sensor."""
         super().__init__(coordinator, iostack, description)
+        # No gate reads ekmdevice's frames: an increase waits for the next reading to agree.
         self._total = GuardedTotal(
-            f"ioStack {iostack.address}", f"iostack_{iostack.address}_{description.key}"
+            f"ioStack {iostack.address}",
+            f"iostack_{iostack.address}_{description.key}",
+            confirm=True,
         )
 
     async def async_added_to_hass(self) -> None:
