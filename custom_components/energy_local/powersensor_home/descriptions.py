@@ -145,6 +145,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         device_class=SensorDeviceClass.BATTERY,
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
+        throttle=Throttle.MEASUREMENT,
     ),
     DeviceSensorDescription(
         key="battery_voltage",
@@ -167,6 +168,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        throttle=Throttle.MEASUREMENT,
     ),
     DeviceSensorDescription(
         key="flow",

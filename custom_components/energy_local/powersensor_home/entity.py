@@ -2,8 +2,9 @@
 
 Readings arrive every second (a plug) or every 30 s (a sensor). Entities write their state
 (which the recorder keeps) only when what they show changes, and throttled values at most once
-per the configured write interval: power unless it moves by more than 10 % (and 5 W), totals
-only when the shown value moved by a display step. Availability changes are written at once.
+per the configured write interval: measurements (power) unless they move by more than 10 % (and
+5 W; then at most every 2 s), totals only when the shown value moved by a display step.
+Availability changes are written at once.
 """
 
 import time
@@ -23,6 +24,9 @@ from .descriptions import StateValue, Throttle
 
 SIGNIFICANT_CHANGE: Final = 0.10
 SIGNIFICANT_WATTS: Final = 5.0
+SIGNIFICANT_GAP_S: Final = 2.0
+"""Even a large change waits this long after the last write: a small load's power walks by
+more than 5 W between most readings, and one write per reading is what the throttle stops."""
 HOUSEHOLD_DEVICE: Final = "powersensor_household"
 
 
@@ -121,4 +125,8 @@ class PowersensorEntity(CoordinatorEntity[PowersensorHome], SensorEntity):
             return elapsed and (
                 new != old if precision is None else round(new, precision) != round(old, precision)
             )
-        return elapsed or abs(new - old) > max(SIGNIFICANT_WATTS, abs(old) * SIGNIFICANT_CHANGE)
+        if elapsed:
+            return True
+        if time.monotonic() - self._written_at < min(interval, SIGNIFICANT_GAP_S):
+            return False
+        return abs(new - old) > max(SIGNIFICANT_WATTS, abs(old) * SIGNIFICANT_CHANGE)
