@@ -73,7 +73,7 @@ def _record_states(hass: HomeAssistant, entity_ids: tuple[str, ...]) -> dict[str
 
 
 async def test_totals_never_decrease_under_reorder_duplicate_and_corrupt_faults(
-    hass: HomeAssistant, socket_enabled: None
+    hass: HomeAssistant, socket_enabled: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     options = dataclasses.replace(
         FAST,
@@ -96,6 +96,11 @@ async def test_totals_never_decrease_under_reorder_duplicate_and_corrupt_faults(
         # The faults happened, and the guards saw them.
         stats = [total.stats for total in entry.runtime_data.totals.values()]
         assert sum(s.out_of_order + s.duplicates for s in stats) > 0
+        # An impossible step is logged once per total, however often it happens.
+        bounded = [r.args for r in caplog.records if "physically" in r.getMessage()]
+        assert bounded  # the corrupt faults include absurd steps
+        assert len(bounded) == len(set(bounded))
+        assert len(bounded) == sum(s.bounded > 0 for s in stats)
     finally:
         await simulation.stop()
 
