@@ -241,3 +241,20 @@ async def test_totals_stored_by_an_older_release_load_and_carry_on(
     await hass.async_block_till_done()
     await wait_for(lambda: (state_value(hass, PLUG_ENERGY) or 0) > 3.0, within=10)
     await wait_for(lambda: (state_value(hass, HOUSEHOLD_ENERGY[2]) or 0) >= 10.0, within=10)
+
+
+async def test_a_refresh_request_changes_nothing(
+    hass: HomeAssistant, sim: Simulation, caplog: pytest.LogCaptureFixture
+) -> None:
+    from homeassistant.setup import async_setup_component  # noqa: PLC0415
+
+    entry = await _setup(hass, sim)
+    await wait_for(lambda: state_value(hass, PLUG_ENERGY) is not None, within=10)
+    assert await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": PLUG_ENERGY}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert entry.runtime_data.last_update_success
+    assert "Error" not in caplog.text
+    assert state_value(hass, PLUG_ENERGY) is not None

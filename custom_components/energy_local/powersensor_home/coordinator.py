@@ -186,6 +186,10 @@ class PowersensorHome(DataUpdateCoordinator[HomeSnapshot]):
 
     # --- publishing ----------------------------------------------------------------------
 
+    async def _async_update_data(self) -> HomeSnapshot:
+        """Nothing to poll: a refresh (``homeassistant.update_entity``) gives the snapshot."""
+        return self.data
+
     def _publish(self, changed: Iterable[str] | None, *, household: bool = False) -> None:
         """Publish a new snapshot; call the listeners of ``changed`` (None: everyone)."""
         if household or changed is None:
