@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ..powersensor import HouseholdFlow, Role
+from ..powersensor import HouseholdFlow
 from .store import DeviceKind
 
 _EMPTY_FLOWS: Mapping[HouseholdFlow, float] = MappingProxyType({})
@@ -63,7 +63,3 @@ class HomeSnapshot:
     def sensor_macs(self) -> list[str]:
         """Every relayed sensor known so far."""
         return [mac for mac, dev in self.devices.items() if dev.kind is DeviceKind.SENSOR]
-
-    def has_role(self, role: Role) -> bool:
-        """Whether some sensor has ``role``."""
-        return any(dev.role == role for dev in self.devices.values())
