@@ -84,7 +84,9 @@ async def test_discovered_plugs_join_and_moved_plugs_update(
         assert result["reason"] == "already_configured"
         await hass.async_block_till_done()
         assert set(entry.data["plugs"]) == {first[0], second[0]}
-        await wait_for(lambda: second[0] in home.clients and home.devices[second[0]].available, 5)
+        await wait_for(
+            lambda: second[0] in home.clients and home.data.devices[second[0]].available, 5
+        )
         # The first plug shows up at a new address (here: its TCP twin port is not it; move
         # it to the second plug's port to see the address follow discovery).
         result = await hass.config_entries.flow.async_init(
@@ -95,7 +97,7 @@ async def test_discovered_plugs_join_and_moved_plugs_update(
         assert result["reason"] == "already_configured"
         await hass.async_block_till_done()
         assert entry.data["plugs"][first[0]] == {"host": "127.0.0.1", "port": second[1]}
-        assert home.addresses[first[0]] == ("127.0.0.1", second[1])
+        assert home.plugs.addresses[first[0]] == ("127.0.0.1", second[1])
         # The same plug announced again at the same address changes nothing.
         result = await hass.config_entries.flow.async_init(
             DOMAIN,

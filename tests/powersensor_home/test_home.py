@@ -1,5 +1,6 @@
 """The Powersensor home in Home Assistant, against simulated plugs over UDP on 127.0.0.1."""
 
+import asyncio
 import dataclasses
 import os
 from collections.abc import AsyncIterator
@@ -88,7 +89,7 @@ async def test_solar_entities_appear_when_a_solar_sensor_does(
 
 
 async def test_household_energy_survives_a_restart(hass: HomeAssistant, sim: Simulation) -> None:
-    entry = await _setup(hass, sim)
+    entry = await _setup(hass, sim, power_interval=0)
     await wait_for(lambda: (state_value(hass, HOME_ENERGY) or 0) > 0, within=10)
     home = entry.runtime_data  # type: ignore[attr-defined]
     assert await hass.config_entries.async_unload(entry.entry_id)  # type: ignore[attr-defined]
@@ -125,7 +126,7 @@ async def test_a_sensor_relayed_by_two_plugs_counts_once(
         home.household.process = recording
         await wait_for(lambda: len(samples) >= 12, within=10)
         assert sum(c.stats.duplicates for c in home.clients.values()) > 0  # copies arrived
-        sensors = [d for d in home.devices.values() if d.kind == "sensor"]
+        sensors = [d for d in home.data.devices.values() if d.kind == "sensor"]
         assert len(sensors) == 3  # one device per sensor, whichever plug relays it
         # Every household sample (flow, start time) was produced once, not once per plug.
         assert len(samples) == len(set(samples))
@@ -137,9 +138,10 @@ async def test_plug_reboot_keeps_totals_going_forward(
     hass: HomeAssistant, sim: Simulation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from custom_components.energy_local.powersensor_home import coordinator as powersensor_home  # noqa: PLC0415
+    from custom_components.energy_local.powersensor_home import plugs as plugs_module  # noqa: PLC0415
 
     monkeypatch.setitem(powersensor_home.SILENCE, "plug", 0.3)
-    monkeypatch.setattr(powersensor_home, "LINK_TIMING", FAST_LINK)
+    monkeypatch.setattr(plugs_module, "LINK_TIMING", FAST_LINK)
     entry = await _setup(hass, sim)
     plug_energy = "sensor.powersensor_plug_0487a4_energy"
     await wait_for(lambda: state_value(hass, plug_energy) is not None, within=10)
@@ -211,15 +213,18 @@ def _open_sockets() -> int:
     return count
 
 
-async def test_power_writes_are_throttled_energy_is_not(
+async def test_power_and_energy_writes_keep_to_the_write_interval(
     hass: HomeAssistant, sim: Simulation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from custom_components.energy_local.powersensor_home import entity as powersensor_entity  # noqa: PLC0415
 
     monkeypatch.setattr(powersensor_entity, "SIGNIFICANT_CHANGE", 100.0)  # no change is large
-    await _setup(hass, sim, power_interval=3600)
+    entry = await _setup(hass, sim, power_interval=2)
     power = "sensor.powersensor_plug_0487a4_power"
     energy = "sensor.powersensor_plug_0487a4_energy"
+    await wait_for(lambda: state_value(hass, energy) is not None, within=10)
+    home = entry.runtime_data  # type: ignore[attr-defined]
+    client = home.clients[PLUG]
     writes: dict[str, int] = {power: 0, energy: 0}
 
     def count(event: Event[EventStateChangedData]) -> None:
@@ -227,9 +232,16 @@ async def test_power_writes_are_throttled_energy_is_not(
             writes[event.data["entity_id"]] += 1
 
     hass.bus.async_listen(EVENT_STATE_CHANGED, count)
-    await wait_for(lambda: writes[energy] >= 20, within=10)
-    # Energy follows every reading; power waits out the hour (it was written once, at first).
-    assert writes[power] <= 1
+    events0 = client.stats.events
+    await asyncio.sleep(5.0)
+    readings = (client.stats.events - events0) / 3  # power, components, summation
+    assert readings > 40
+    # One write per 2-s interval at most (the first may come at once): not one per reading.
+    assert 1 <= writes[energy] <= 3
+    assert writes[power] <= 3
+    # What Home Assistant would restore is exact: the entity's value is the guarded total's.
+    entity = hass.data["entity_components"]["sensor"].get_entity(energy)
+    assert entity.native_value == home.totals[f"{PLUG}:energy"].value / 3.6e6
 
 
 async def test_silent_sensors_go_unavailable_and_come_back(
@@ -273,7 +285,9 @@ async def test_a_plug_that_left_can_be_removed(
     entry = await _setup(hass, simulation)
     home = entry.runtime_data  # type: ignore[attr-defined]
     second = simulation.plugs[1].mac
-    await wait_for(lambda: second in home.devices and home.devices[second].available, within=5)
+    await wait_for(
+        lambda: second in home.data.devices and home.data.devices[second].available, within=5
+    )
     assert await async_setup_component(hass, "config", {})
     device = dr.async_get(hass).async_get_device_by_identifier(
         ("energy_local", second),
@@ -297,7 +311,7 @@ async def test_a_plug_that_left_can_be_removed(
 
     def gone() -> bool:
         home._check_silence()
-        return not home.devices[second].available
+        return not home.data.devices[second].available
 
     await wait_for(gone, within=5)
     assert await remove()

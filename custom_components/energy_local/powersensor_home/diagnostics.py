@@ -1,4 +1,4 @@
-"""Diagnostics of the Powersensor home: plugs, devices, household, totals, recent raw lines."""
+"""Diagnostics of the Powersensor home: plugs, the snapshot's devices and household, totals."""
 
 from typing import Any
 

@@ -1,32 +1,38 @@
-"""Base entity of the Powersensor home: pushed values, change-only (power: throttled) writes.
+"""Base entity of the Powersensor home: reads the coordinator's snapshot, writes on a budget.
 
-Power readings arrive every second; their entities write state at most once per the configured
-interval unless power moves by more than 10 % (and 5 W), so the recorder is not flooded.
+Readings arrive every second (a plug) or every 30 s (a sensor). Entities write their state
+(which the recorder keeps) only when what they show changes, and throttled values at most once
+per the configured write interval: measurements (power) unless they move by more than 10 % (and
+5 W; then at most every 2 s), totals only when the shown value moved by a display step.
+Availability changes are written at once.
 """
 
 import time
 from typing import Any, Final
 
-from homeassistant.components.sensor import (
-    SensorEntity,
-    SensorEntityDescription,
-)
+from homeassistant.components.sensor import SensorEntity
 from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from ..const import DOMAIN
 from ..powersensor import Role
 from .const import CONF_POWER_INTERVAL, DEFAULT_POWER_INTERVAL
 from .coordinator import PLUG, PowersensorHome
+from .descriptions import StateValue, Throttle
 
 SIGNIFICANT_CHANGE: Final = 0.10
 SIGNIFICANT_WATTS: Final = 5.0
+SIGNIFICANT_GAP_S: Final = 2.0
+"""Even a large change waits this long after the last write: a small load's power walks by
+more than 5 W between most readings, and one write per reading is what the throttle stops."""
+HOUSEHOLD_DEVICE: Final = "powersensor_household"
 
 
 def device_info(home: PowersensorHome, mac: str) -> DeviceInfo:
     """A plug, or a sensor shown under the plug that relays it."""
-    device = home.devices[mac]
+    device = home.data.devices[mac]
     if device.kind == PLUG:
         return DeviceInfo(
             identifiers={(DOMAIN, mac)},
@@ -36,7 +42,7 @@ def device_info(home: PowersensorHome, mac: str) -> DeviceInfo:
             name=f"Powersensor plug {mac[-6:]}",
         )
     names = {Role.HOUSE_NET.value: "mains", Role.SOLAR.value: "solar", Role.WATER.value: "water"}
-    label = names.get(home.role(mac) or "", "")
+    label = names.get(device.role or "", "")
     info = DeviceInfo(
         identifiers={(DOMAIN, mac)},
         manufacturer="Powersensor",
@@ -52,53 +58,75 @@ def device_info(home: PowersensorHome, mac: str) -> DeviceInfo:
     return info
 
 
-class PowersensorEntity(SensorEntity):
-    """Pushed value: written when it changes (power: throttled), never polled."""
+def household_device_info() -> DeviceInfo:
+    """The household view: a service (computed from the sensors), not a physical device."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, HOUSEHOLD_DEVICE)},
+        entry_type=DeviceEntryType.SERVICE,
+        manufacturer="Powersensor",
+        model="Household view",
+        name="Household",
+    )
+
+
+class PowersensorEntity(CoordinatorEntity[PowersensorHome], SensorEntity):
+    """A value of the snapshot: written when it changes, on the write budget of its kind."""
 
     _attr_has_entity_name = True
-    _attr_should_poll = False
+    _throttle = Throttle.CHANGE
 
-    def __init__(
-        self, home: PowersensorHome, key: str, description: SensorEntityDescription
-    ) -> None:
-        """Bind to a device (MAC) or the household."""
-        self.home = home
-        self.device_key = key
-        self.entity_description = description
-        self._written: tuple[Any, ...] | None = None
+    def __init__(self, home: PowersensorHome, context: str) -> None:
+        """Follow the snapshot's ``context`` (a device MAC, or "household")."""
+        super().__init__(home, context)
+        self._written: tuple[bool, Any] | None = None
         self._written_at = 0.0
-        self._throttled = getattr(description, "throttled", False)
+
+    def _read(self) -> tuple[bool, StateValue]:
+        """(available, value) from the coordinator's snapshot (subclasses)."""
+        raise NotImplementedError
+
+    @property
+    def available(self) -> bool:
+        """What :meth:`_read` said (not the coordinator's poll success: it never polls)."""
+        return bool(self._attr_available)
 
     async def async_added_to_hass(self) -> None:
-        """Follow the device."""
-        self._refresh()
-        self.async_on_remove(self.home.add_listener(self.device_key, self._on_change))
-
-    def _refresh(self) -> None:
-        """Set ``_attr_native_value`` and ``_attr_available`` (subclasses)."""
+        """Show the current value, then follow the coordinator."""
+        self._attr_available, self._attr_native_value = self._read()
+        self._written = (self._attr_available, self._attr_native_value)
+        self._written_at = time.monotonic()
+        await super().async_added_to_hass()
 
     @callback
-    def _on_change(self) -> None:
-        self._refresh()
-        shown = (self._attr_available, self._attr_native_value)
-        if shown == self._written:
+    def _handle_coordinator_update(self) -> None:
+        shown = self._read()
+        # native_value is always the exact current value; only the write waits its turn.
+        self._attr_available, self._attr_native_value = shown
+        written = self._written
+        if shown == written:
             return
-        if (
-            self._throttled
-            and self._written is not None
-            and shown[0] == self._written[0]
-            and not self._due(shown[1], self._written[1])
-        ):
+        if written is not None and shown[0] == written[0] and not self._due(shown[1], written[1]):
             return
         self._written = shown
         self._written_at = time.monotonic()
         self.async_write_ha_state()
 
     def _due(self, new: Any, old: Any) -> bool:
-        """Throttled values: write after the interval, or at once on a large change."""
-        interval = self.home.entry.options.get(CONF_POWER_INTERVAL, DEFAULT_POWER_INTERVAL)
-        if time.monotonic() - self._written_at >= interval:
+        """Whether a new value is written now (same availability as the last write)."""
+        throttle = self._throttle
+        if throttle is Throttle.CHANGE:
             return True
         if not isinstance(new, int | float) or not isinstance(old, int | float):
+            return True  # a first value, or one that went away
+        interval = self.coordinator.entry.options.get(CONF_POWER_INTERVAL, DEFAULT_POWER_INTERVAL)
+        elapsed = time.monotonic() - self._written_at >= interval
+        if throttle is Throttle.TOTAL:
+            precision = self.entity_description.suggested_display_precision
+            return elapsed and (
+                new != old if precision is None else round(new, precision) != round(old, precision)
+            )
+        if elapsed:
             return True
+        if time.monotonic() - self._written_at < min(interval, SIGNIFICANT_GAP_S):
+            return False
         return abs(new - old) > max(SIGNIFICANT_WATTS, abs(old) * SIGNIFICANT_CHANGE)

@@ -10,7 +10,8 @@ from .coordinator import PowersensorConfigEntry, PowersensorHome
 async def async_setup_home(hass: HomeAssistant, entry: PowersensorConfigEntry) -> PowersensorHome:
     """Start the home: its plugs push from now on; sockets close however the entry ends."""
     home = PowersensorHome(hass, entry)
-    # Unsubscribe and close every socket however the entry goes (unload or setup failure).
+    # Unsubscribe and close every socket however the entry goes (unload or setup failure);
+    # Home Assistant's stop unsubscribes too (see plugs.py).
     entry.async_on_unload(home.async_stop)
     await home.async_start()
     entry.async_on_unload(entry.add_update_listener(_async_home_updated))
@@ -19,9 +20,7 @@ async def async_setup_home(hass: HomeAssistant, entry: PowersensorConfigEntry) -
 
 async def _async_home_updated(hass: HomeAssistant, entry: PowersensorConfigEntry) -> None:
     """Plugs added or moved: follow them live. Options changed: entities re-read them."""
-    home = entry.runtime_data
-    await home.async_sync_plugs()
-    home.options_changed()
+    await entry.runtime_data.async_entry_updated()
 
 
 async def async_remove_home_device(
