@@ -64,7 +64,7 @@ def fake_plug_browser() -> Iterator[type[FakePlugBrowser]]:
     """Replace the zeroconf browser of the Powersensor home; tests call ``on_found``."""
     FakePlugBrowser.instances = []
     with patch(
-        "custom_components.energy_local.powersensor_home.coordinator.PlugBrowser", FakePlugBrowser
+        "custom_components.energy_local.powersensor_home.plugs.PlugBrowser", FakePlugBrowser
     ):
         yield FakePlugBrowser
 

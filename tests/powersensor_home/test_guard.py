@@ -91,6 +91,10 @@ async def test_totals_never_decrease_under_reorder_duplicate_and_corrupt_faults(
         # Solar and export stay at zero at the simulated hour: the others must move.
         moving = (PLUG_ENERGY, WATER, HOUSEHOLD_ENERGY[0], HOUSEHOLD_ENERGY[2])
         await wait_for(lambda: all(len(written[e]) >= 5 for e in moving), within=30)
+        # Absurd steps are 5 % of corrupted readings: wait until the guards have met one.
+        await wait_for(
+            lambda: any("physically" in r.getMessage() for r in caplog.records), within=30
+        )
         for entity_id, values in written.items():
             assert values == sorted(values), entity_id
         # The faults happened, and the guards saw them.

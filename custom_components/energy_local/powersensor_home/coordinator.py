@@ -34,7 +34,6 @@ from ..powersensor import (
     LinkState,
     LinkStatus,
     MonotonicTotal,
-    PlugBrowser,
     PlugClient,
     PlugEvent,
     RadioSignalQuality,
@@ -100,10 +99,7 @@ class PowersensorHome(DataUpdateCoordinator[HomeSnapshot]):
         self._ignored_logged = False
         self.ignored_sensor_readings = 0
         """Readings of sensors beyond :data:`MAX_SENSORS` (not shown), for diagnostics."""
-        # The browser is looked up here, at run time, so tests can stand in for zeroconf.
-        self.plugs = PlugFleet(
-            hass, entry, on_event=self._on_event, on_status=self._on_status, browser=PlugBrowser
-        )
+        self.plugs = PlugFleet(hass, entry, on_event=self._on_event, on_status=self._on_status)
 
     # --- what others read ----------------------------------------------------------------
 

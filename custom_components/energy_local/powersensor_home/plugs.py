@@ -10,7 +10,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from homeassistant.components import zeroconf
 from homeassistant.config_entries import ConfigEntry
@@ -23,6 +23,7 @@ from ..powersensor import (
     EventListener,
     LinkStatus,
     LinkTiming,
+    PlugBrowser,
     PlugClient,
 )
 from .const import CONF_HOST, CONF_PLUGS, CONF_PS_PORT
@@ -31,19 +32,6 @@ _LOGGER = logging.getLogger(__name__)
 
 RAW_KEPT: Final = 25  # recent raw lines per plug, for diagnostics
 LINK_TIMING: LinkTiming | None = None  # the library's defaults; tests make them faster
-
-
-class Browser(Protocol):
-    """The zeroconf plug browser (the library's ``PlugBrowser``; tests give a stand-in)."""
-
-    async def start(self) -> None:
-        """Start browsing."""
-
-    async def stop(self) -> None:
-        """Stop browsing."""
-
-
-type BrowserFactory = Callable[..., Browser]
 
 
 class PlugFleet:
@@ -56,20 +44,18 @@ class PlugFleet:
         *,
         on_event: EventListener,
         on_status: Callable[[str, LinkStatus], None],
-        browser: BrowserFactory,
     ) -> None:
         """Prepare; :meth:`async_start` subscribes. ``on_status`` gets (plug MAC, status)."""
         self._hass = hass
         self._entry = entry
         self._on_event = on_event
         self._on_status = on_status
-        self._browser_factory = browser
         # One filter for all plugs: a sensor heard by two plugs counts once.
         self.duplicates = DuplicateFilter()
         self.clients: dict[str, PlugClient] = {}
         self.addresses: dict[str, tuple[str, int]] = {}
         self.raw_lines: dict[str, deque[str]] = {}
-        self._browser: Browser | None = None
+        self._browser: PlugBrowser | None = None
         self._unsub_stop: CALLBACK_TYPE | None = None
         self._stopped = False
 
@@ -81,7 +67,7 @@ class PlugFleet:
             EVENT_HOMEASSISTANT_STOP, self._async_hass_stopping
         )
         aiozc = await zeroconf.async_get_async_instance(self._hass)
-        self._browser = self._browser_factory(aiozc, on_found=self._on_plug_found)
+        self._browser = PlugBrowser(aiozc, on_found=self._on_plug_found)
         await self._browser.start()
 
     async def _async_hass_stopping(self, _event: Event) -> None:
