@@ -288,7 +288,8 @@ async def test_reconfigure_a_meter_that_stopped_answering(
     assert entry.subentries[subentry.subentry_id].data["password"] == "22222222"
 
 
-BAD_PASSWORDS = ("abc", "1234567", "123456789", "1234567a", "１２３４５６７８")
+# Fullwidth digits are digits to str.isdigit(), not to a meter.
+BAD_PASSWORDS = ("abc", "1234567", "123456789", "1234567a", "\uff11" * 8)
 
 
 async def test_add_meter_refuses_a_password_a_meter_would_refuse(

@@ -1,0 +1,106 @@
+"""The meters' plausibility gates in Home Assistant: baselines kept across a reload or restart."""
+
+import random
+from typing import Any
+
+from homeassistant.core import HomeAssistant, State
+from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
+
+from custom_components.energy_local.const import DOMAIN
+from custom_components.energy_local.ekm import ReadBlock
+from custom_components.energy_local.ekm.layout import V4_A_FIELDS
+from simulators.ekm_bus import FaultKind, FaultPlan
+from tests.ekm_bus.helpers import V4_ADDRESS, SimBus, bus_entry, meter_subentry, setup_entry
+
+IMPORT = "sensor.omnimeter_300001285_energy_import"
+
+
+def _store_key(entry_id: str) -> str:
+    return f"{DOMAIN}.ekm_gates.{entry_id}"
+
+
+def upward_escape_seed(frame: bytes) -> int:
+    """A fault seed whose CRC escape raises ``frame``'s kWh_Tot by at least 1,000 kWh."""
+    for seed in range(1000):
+        plan = FaultPlan(seed=seed, escape_field="kWh_Tot")
+        plan.escape(frame, V4_A_FIELDS)
+        _, raw, escaped = plan.escapes[0]
+        if int(escaped) >= int(raw) + 10_000:  # tenths of a kWh
+            return seed
+    raise AssertionError("no seed gives an upward escape")
+
+
+def schedule_upward_escape(bus: SimBus) -> float:
+    """Make the meter's next reply carry kWh_Tot escaped upwards; return the true kWh_Tot."""
+    meter = bus.meter(V4_ADDRESS)
+    plan = bus.sim.faults
+    plan.escape_field = "kWh_Tot"
+    plan.rng = random.Random(upward_escape_seed(meter.reply(ReadBlock.A)))
+    plan.schedule(FaultKind.CRC_ESCAPE, count=1, address=V4_ADDRESS)
+    true_total = meter.values()["kWh_Tot"]
+    assert isinstance(true_total, float)
+    return round(true_total, 3)  # as the register reads: whole tenths
+
+
+def true_import(bus: SimBus) -> float:
+    values = bus.meter(V4_ADDRESS).values()
+    return round(float(values["kWh_Tot"]) - float(values["Rev_kWh_Tot"]), 3)  # type: ignore[arg-type]
+
+
+async def test_gate_baselines_survive_a_reload(
+    hass: HomeAssistant, ekm_bus: SimBus, hass_storage: dict[str, Any]
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    subentry_id = next(iter(entry.subentries))
+    await entry.runtime_data.async_refresh()
+    published = dict(entry.runtime_data.gates[subentry_id].published)
+    assert published["kWh_Tot"] > 0
+
+    ekm_bus.clock.advance(600)  # energy counted while the bus reloads
+    true_total = schedule_upward_escape(ekm_bus)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    stored = hass_storage[_store_key(entry.entry_id)]["data"][V4_ADDRESS]
+    assert stored["published"]["kWh_Tot"] >= published["kWh_Tot"]  # written on unload
+
+    gate = entry.runtime_data.gates[subentry_id]
+    assert ekm_bus.sim.faults.injected[FaultKind.CRC_ESCAPE] == 1
+    assert gate.published["kWh_Tot"] <= true_total  # the escape was not taken
+    assert float(hass.states.get(IMPORT).state) <= true_import(ekm_bus)
+    for _ in range(2):  # and real energy still flows
+        await entry.runtime_data.async_refresh()
+        await hass.async_block_till_done()
+    assert gate.published["kWh_Tot"] == true_total
+    assert float(hass.states.get(IMPORT).state) == true_import(ekm_bus)
+
+
+async def test_a_crc_escape_right_after_a_restart_is_not_published(
+    hass: HomeAssistant, ekm_bus: SimBus, hass_storage: dict[str, Any]
+) -> None:
+    """What the last run stored (gate baselines, the entity's last total) holds the escape."""
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    values = ekm_bus.meter(V4_ADDRESS).values()
+    baselines = {name: values[name] for name in ("kWh_Tot", "Rev_kWh_Tot")}
+    hass_storage[_store_key(entry.entry_id)] = {
+        "version": 1,
+        "key": _store_key(entry.entry_id),
+        "data": {V4_ADDRESS: {"version": 1, "ct_ratio": 200, "published": baselines}},
+    }
+    last = true_import(ekm_bus)
+    mock_restore_cache_with_extra_data(
+        hass,
+        [(State(IMPORT, str(last)), {"native_value": last, "native_unit_of_measurement": "kWh"})],
+    )
+    true_total = schedule_upward_escape(ekm_bus)  # the first frame after the restart
+    await setup_entry(hass, entry)
+
+    assert ekm_bus.sim.faults.injected[FaultKind.CRC_ESCAPE] == 1
+    gate = entry.runtime_data.gates[next(iter(entry.subentries))]
+    assert gate.published["kWh_Tot"] == true_total
+    assert float(hass.states.get(IMPORT).state) == last
+    for _ in range(3):
+        await entry.runtime_data.async_refresh()
+        await hass.async_block_till_done()
+        assert float(hass.states.get(IMPORT).state) == last
+    assert gate.counters.held + gate.counters.inconsistent >= 1
