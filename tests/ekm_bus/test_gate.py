@@ -1,45 +1,26 @@
 """The meters' plausibility gates in Home Assistant: baselines kept across a reload or restart."""
 
-import random
 from typing import Any
 
 from homeassistant.core import HomeAssistant, State
 from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
 
 from custom_components.energy_local.const import DOMAIN
-from custom_components.energy_local.ekm import ReadBlock
-from custom_components.energy_local.ekm.layout import V4_A_FIELDS
-from simulators.ekm_bus import FaultKind, FaultPlan
-from tests.ekm_bus.helpers import V4_ADDRESS, SimBus, bus_entry, meter_subentry, setup_entry
+from simulators.ekm_bus import FaultKind
+from tests.ekm_bus.helpers import (
+    V4_ADDRESS,
+    SimBus,
+    bus_entry,
+    meter_subentry,
+    schedule_upward_escape,
+    setup_entry,
+)
 
 IMPORT = "sensor.omnimeter_300001285_energy_import"
 
 
 def _store_key(entry_id: str) -> str:
     return f"{DOMAIN}.ekm_gates.{entry_id}"
-
-
-def upward_escape_seed(frame: bytes) -> int:
-    """A fault seed whose CRC escape raises ``frame``'s kWh_Tot by at least 1,000 kWh."""
-    for seed in range(1000):
-        plan = FaultPlan(seed=seed, escape_field="kWh_Tot")
-        plan.escape(frame, V4_A_FIELDS)
-        _, raw, escaped = plan.escapes[0]
-        if int(escaped) >= int(raw) + 10_000:  # tenths of a kWh
-            return seed
-    raise AssertionError("no seed gives an upward escape")
-
-
-def schedule_upward_escape(bus: SimBus) -> float:
-    """Make the meter's next reply carry kWh_Tot escaped upwards; return the true kWh_Tot."""
-    meter = bus.meter(V4_ADDRESS)
-    plan = bus.sim.faults
-    plan.escape_field = "kWh_Tot"
-    plan.rng = random.Random(upward_escape_seed(meter.reply(ReadBlock.A)))
-    plan.schedule(FaultKind.CRC_ESCAPE, count=1, address=V4_ADDRESS)
-    true_total = meter.values()["kWh_Tot"]
-    assert isinstance(true_total, float)
-    return round(true_total, 3)  # as the register reads: whole tenths
 
 
 def true_import(bus: SimBus) -> float:
