@@ -46,7 +46,7 @@ from simulators.ekm_bus import EkmBusSimulator, FaultKind, LineConfig  # noqa: E
 from tests.ekm_bus.helpers import bus_entry, meter_subentry  # noqa: E402
 
 METERS = [f"{300001001 + i:012d}" for i in range(8)]
-NOISE = {
+NOISE = {  # share of all read replies
     FaultKind.CORRUPT_CRC: 0.15,
     FaultKind.TRUNCATED: 0.05,
     FaultKind.NO_REPLY: 0.10,
@@ -57,6 +57,21 @@ NOISE = {
 DROP_EVERY = 40.0  # seconds between dropped TCP connections
 STEP = 0.1  # kWh: one register step at kWh_Scale 1 (the simulator's default)
 DESCRIPTIONS = {description.key: description for description in SENSORS}
+
+
+def conditional_rates(shares: dict[FaultKind, float]) -> dict[FaultKind, float]:
+    """Per-kind chances for the fault plan, which rolls kinds in order until one hits.
+
+    A kind is rolled only when no earlier kind hit, so its chance is its share of all replies
+    divided by what the earlier kinds left: the replies then carry exactly ``shares``.
+    """
+    rates: dict[FaultKind, float] = {}
+    left = 1.0
+    for kind in FaultKind:
+        if kind in shares:
+            rates[kind] = shares[kind] / left
+            left -= shares[kind]
+    return rates
 
 
 def lines() -> list[LineConfig]:
@@ -76,7 +91,7 @@ class SimThread:
         self.sim = EkmBusSimulator(paced=True, seed=11)
         for address in METERS:
             self.sim.add_meter(address, 4, lines=lines())
-        for kind, probability in NOISE.items():
+        for kind, probability in conditional_rates(NOISE).items():
             self.sim.faults.set_probability(kind, probability)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
