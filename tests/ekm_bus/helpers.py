@@ -12,6 +12,8 @@ from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.energy_local.const import CONF_ENTRY_TYPE, DOMAIN, EntryType
+from custom_components.energy_local.ekm import ReadBlock
+from custom_components.energy_local.ekm.layout import V4_A_FIELDS
 from custom_components.energy_local.ekm_bus.const import (
     CONF_ADDRESS,
     CONF_PASSWORD,
@@ -20,7 +22,7 @@ from custom_components.energy_local.ekm_bus.const import (
     CONF_VERSION,
     SUBENTRY_METER,
 )
-from simulators.ekm_bus import EkmBusSimulator, LineConfig, SimMeter
+from simulators.ekm_bus import EkmBusSimulator, FaultKind, FaultPlan, LineConfig, SimMeter
 from simulators.ekm_bus.clock import SimClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,3 +120,26 @@ async def wait_for(condition: Callable[[], bool], within: float = 2.0) -> None:
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110  (the simulator offers no event to wait on)
             await asyncio.sleep(0.005)
+
+
+def upward_escape_seed(frame: bytes, field: str = "kWh_Tot") -> int:
+    """A fault seed whose CRC escape raises ``frame``'s ``field`` by at least 10,000 steps."""
+    for seed in range(1000):
+        plan = FaultPlan(seed=seed, escape_field=field)
+        plan.escape(frame, V4_A_FIELDS)
+        _, raw, escaped = plan.escapes[0]
+        if int(escaped) >= int(raw) + 10_000:  # 1,000 kWh in tenths
+            return seed
+    raise AssertionError("no seed gives an upward escape")
+
+
+def schedule_upward_escape(bus: SimBus, address: str = V4_ADDRESS, field: str = "kWh_Tot") -> float:
+    """Make a v4 meter's next reply carry ``field`` escaped upwards; return its true value."""
+    meter = bus.meter(address)
+    plan = bus.sim.faults
+    plan.escape_field = field
+    plan.rng = random.Random(upward_escape_seed(meter.reply(ReadBlock.A), field))
+    plan.schedule(FaultKind.CRC_ESCAPE, count=1, address=address)
+    true_total = meter.values()[field]
+    assert isinstance(true_total, float)
+    return round(true_total, 3)  # as the register reads: whole tenths

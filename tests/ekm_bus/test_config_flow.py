@@ -2,6 +2,7 @@
 
 import asyncio
 import errno
+import json
 import socket
 from unittest.mock import patch
 
@@ -15,6 +16,7 @@ from custom_components.energy_local.const import DOMAIN
 from custom_components.energy_local.ekm import EkmBus
 from custom_components.energy_local.ekm_bus.const import CONF_PORT, SUBENTRY_METER
 from tests.ekm_bus.helpers import (
+    ROOT,
     V3_ADDRESS,
     V4_ADDRESS,
     SimBus,
@@ -284,3 +286,58 @@ async def test_reconfigure_a_meter_that_stopped_answering(
     )
     assert result["reason"] == "reconfigure_successful"
     assert entry.subentries[subentry.subentry_id].data["password"] == "22222222"
+
+
+# Fullwidth digits are digits to str.isdigit(), not to a meter.
+BAD_PASSWORDS = ("abc", "1234567", "123456789", "1234567a", "\uff11" * 8)
+
+
+async def test_add_meter_refuses_a_password_a_meter_would_refuse(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    entry = bus_entry(ekm_bus.port, [])
+    await setup_entry(hass, entry)
+    flow_id = await _meter_flow(hass, entry.entry_id)
+    ekm_bus.sim.transcript.clear()
+    for password in BAD_PASSWORDS:
+        result = await hass.config_entries.subentries.async_configure(
+            flow_id, {"address": V4_ADDRESS, "version": "4", "password": password, **PULSES_NONE}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"password": "invalid_password"}, password
+        assert password not in str(result)
+    assert not ekm_bus.sim.transcript  # refused before anything went on the bus
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"address": V4_ADDRESS, "version": "4", "password": "87654321", **PULSES_NONE}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["password"] == "87654321"
+
+
+async def test_reconfigure_refuses_a_password_a_meter_would_refuse(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4, password="11111111")])
+    await setup_entry(hass, entry)
+    subentry = next(iter(entry.subentries.values()))
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    for password in BAD_PASSWORDS:
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"version": "4", "password": password, **PULSES_NONE}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "reconfigure"
+        assert result["errors"] == {"password": "invalid_password"}, password
+        assert password not in str(result)
+        assert entry.subentries[subentry.subentry_id].data["password"] == "11111111"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"version": "4", "password": "22222222", **PULSES_NONE}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.subentries[subentry.subentry_id].data["password"] == "22222222"
+
+
+def test_invalid_password_error_is_translated() -> None:
+    strings = json.loads((ROOT / "custom_components/energy_local/strings.json").read_text())
+    error = strings["config_subentries"]["meter"]["error"]["invalid_password"]
+    assert "8 digits" in error

@@ -12,6 +12,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.energy_local.const import DOMAIN
 from custom_components.energy_local.ekm import EkmBus, MeterVersion
@@ -25,6 +26,9 @@ from tests.ekm_bus.helpers import (
     meter_subentry,
     setup_entry,
 )
+
+V4_POWER = "sensor.omnimeter_300001285_power"
+V4_IMPORT = "sensor.omnimeter_300001285_energy_import"
 
 
 async def test_setup_reads_every_meter_and_unload_releases_the_port(
@@ -171,3 +175,60 @@ def test_the_libraries_import_without_home_assistant() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+async def _poll(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+
+
+async def test_a_silent_meter_keeps_its_values_for_two_polls(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    before = {e: hass.states.get(e).state for e in (V4_POWER, V4_IMPORT)}
+    ekm_bus.meter(V4_ADDRESS).silent = True
+    for failed in (1, 2):  # a lost reply or two on a noisy line: the last values stand
+        await _poll(hass, entry)
+        assert {e: hass.states.get(e).state for e in before} == before, failed
+    await _poll(hass, entry)  # the third failed poll in a row
+    assert hass.states.get(V4_POWER).state == STATE_UNAVAILABLE
+    assert hass.states.get(V4_IMPORT).state == STATE_UNAVAILABLE
+
+
+async def test_a_good_poll_starts_the_count_again(hass: HomeAssistant, ekm_bus: SimBus) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    meter = ekm_bus.meter(V4_ADDRESS)
+    for silent in (True, True, False, True, True, False, True, True):
+        meter.silent = silent
+        await _poll(hass, entry)
+        assert hass.states.get(V4_POWER).state != STATE_UNAVAILABLE  # never 3 in a row
+
+
+async def test_unavailable_after_option_applies_without_reload(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    hass.config_entries.async_update_entry(entry, options={"unavailable_after": 5})
+    await hass.async_block_till_done()
+    assert entry.runtime_data is coordinator  # not reloaded
+    ekm_bus.meter(V4_ADDRESS).silent = True
+    for _ in range(4):
+        await _poll(hass, entry)
+        assert hass.states.get(V4_POWER).state != STATE_UNAVAILABLE
+    await _poll(hass, entry)
+    assert hass.states.get(V4_POWER).state == STATE_UNAVAILABLE
+
+    ekm_bus.meter(V4_ADDRESS).silent = False
+    await _poll(hass, entry)
+    assert hass.states.get(V4_POWER).state != STATE_UNAVAILABLE
+    hass.config_entries.async_update_entry(entry, options={"unavailable_after": 1})
+    await hass.async_block_till_done()
+    assert entry.runtime_data is coordinator
+    ekm_bus.meter(V4_ADDRESS).silent = True
+    await _poll(hass, entry)  # one failed poll is enough now
+    assert hass.states.get(V4_POWER).state == STATE_UNAVAILABLE

@@ -133,3 +133,41 @@ async def test_dropped_connection_is_reopened(hass: HomeAssistant, socket_enable
         assert hass.states.get(POWER[V4_ADDRESS]).state != STATE_UNAVAILABLE
     finally:
         await bus.sim.stop()
+
+
+async def test_chatter_and_dropped_connections_keep_meters_available(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    bus = await start_sim_bus([(V4_ADDRESS, 4), (V3_ADDRESS, 3)])
+    try:
+        tcp_port = await bus.sim.start_tcp()
+        entry = bus_entry(
+            f"socket://127.0.0.1:{tcp_port}",
+            [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)],
+        )
+        await setup_entry(hass, entry)
+        coordinator = entry.runtime_data
+        plan = bus.sim.faults
+        for cycle in range(12):
+            # Every cycle something on one meter or the other: a chattering converter (on
+            # a read and its retry too), or the connection dropped (reopened within the read).
+            address = (V4_ADDRESS, V3_ADDRESS)[cycle % 2]
+            if cycle // 2 % 2:
+                plan.schedule(FaultKind.DROP_CONNECTION, count=1, address=address)
+            else:
+                plan.schedule(FaultKind.CHATTER, count=1 + cycle % 3 // 2, address=address)
+            bus.clock.advance(10)
+            await coordinator.async_refresh()
+            await hass.async_block_till_done()
+            assert coordinator.last_update_success, cycle
+            for entity_id in (*POWER.values(), *TOTALS):
+                assert hass.states.get(entity_id).state != STATE_UNAVAILABLE, (cycle, entity_id)
+        assert plan.pending == 0
+        assert plan.injected[FaultKind.CHATTER] >= 6
+        assert plan.injected[FaultKind.DROP_CONNECTION] == 6
+        stats = coordinator.bus.stats
+        assert stats.reconnects == 6
+        assert stats.bytes_discarded >= 6 * plan.chatter_length // 2
+        assert coordinator.diagnostics.port_failures == 0
+    finally:
+        await bus.sim.stop()

@@ -1,5 +1,6 @@
 """Relay switches and the actions, end to end through the simulated meter."""
 
+from datetime import timedelta
 from unittest.mock import patch
 
 import pytest
@@ -15,6 +16,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.energy_local.const import DOMAIN
 from simulators.ekm_bus import Direction
@@ -181,3 +184,47 @@ async def test_actions_validate_their_target(hass: HomeAssistant, ekm_bus: SimBu
             DOMAIN, "set_meter_time", {"device_id": "no-such-device"}, blocking=True
         )
     assert info.value.translation_key == "not_a_meter"
+
+
+@pytest.mark.parametrize("seconds", [1, 2])
+async def test_close_relay_for_shows_the_revert_when_the_meter_reverts(
+    hass: HomeAssistant, ekm_bus: SimBus, seconds: int
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)], poll_interval=3600)
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    cycles = coordinator.diagnostics.cycles
+    await hass.services.async_call(
+        DOMAIN, "close_relay_for", {ATTR_ENTITY_ID: RELAY_2, "seconds": seconds}, blocking=True
+    )
+    assert hass.states.get(RELAY_2).state == STATE_ON
+    ekm_bus.clock.advance(seconds)  # the meter opens the relay itself
+    assert ekm_bus.meter(V4_ADDRESS).relays() == (False, False)
+    # Just before the read-back is due, the switch still shows what the meter last said.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds + 0.2))
+    await hass.async_block_till_done()
+    assert hass.states.get(RELAY_2).state == STATE_ON
+    # Within a second of the revert, with no poll in between: the meter was read back.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds + 1))
+    await hass.async_block_till_done()
+    await wait_for(lambda: hass.states.get(RELAY_2).state == STATE_OFF)
+    assert coordinator.diagnostics.cycles == cycles
+
+
+async def test_an_invalid_stored_password_never_reaches_the_bus(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    """A password stored before the flows checked it: a translated error, not a traceback."""
+    await _setup(hass, ekm_bus, password="abc")
+    ekm_bus.sim.transcript.clear()
+    with pytest.raises(HomeAssistantError) as info:
+        await hass.services.async_call(
+            SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: RELAY_1}, blocking=True
+        )
+    assert info.value.translation_key == "invalid_command"
+    assert info.value.translation_domain == DOMAIN
+    assert "abc" not in str(info.value)
+    assert "abc" not in str(info.value.translation_placeholders)
+    assert not any(frame.startswith(b"\x01P1") for frame in _frames(ekm_bus))
+    assert ekm_bus.meter(V4_ADDRESS).relay_closed == [False, False]
+    assert hass.states.get(RELAY_1).state == STATE_OFF
