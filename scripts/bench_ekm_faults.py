@@ -290,8 +290,7 @@ async def run(
     print(f"port failures (cycles): {coordinator.diagnostics.port_failures}")
     gate = Counter[str]()
     for subentry_id in coordinator.meters:
-        if (diag := coordinator.gate_diagnostics(subentry_id)) is not None:
-            gate.update(diag["counters"])
+        gate.update(coordinator.gates.diagnostics(subentry_id)["counters"])
     print(f"gates: {dict(gate)}")
     print(f"polls sampled: {tally.polls}, entities: {len(tracked)}, samples: {tally.samples} "
           f"(+{tally.outage_samples} in the outage), unavailable: {tally.unavailable}")  # fmt: skip

@@ -18,7 +18,7 @@ from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 
-from custom_components.energy_local.ekm_bus import coordinator as coordinator_module
+from custom_components.energy_local.ekm_bus import gates as gates_module
 from custom_components.energy_local.ekm_bus.coordinator import EkmBusCoordinator
 from custom_components.energy_local.ekm_bus.descriptions import SENSORS, EkmSensorDescription
 from simulators.ekm_bus import EkmBusSimulator, FaultKind, LineConfig, SimMeter
@@ -117,10 +117,8 @@ async def test_soak_every_fault_and_a_meter_replacement(
         OTHER_V4: sim.add_meter(OTHER_V4, 4, jitter=0.0, rng=MidpointRng(), lines=busy_lines()),
         V3_ADDRESS: sim.add_meter(V3_ADDRESS, 3, jitter=0.0, rng=MidpointRng(), lines=busy_lines()),
     }
-    # The gates measure time on the coordinator's monotonic clock: make it simulated time.
-    monkeypatch.setattr(
-        coordinator_module, "time", SimpleNamespace(monotonic=clock.now, time=clock.now)
-    )
+    # The gates measure time on a monotonic clock: make it simulated time.
+    monkeypatch.setattr(gates_module, "time", SimpleNamespace(monotonic=clock.now, time=clock.now))
     try:
         tcp_port = await sim.start_tcp()
         entry = bus_entry(

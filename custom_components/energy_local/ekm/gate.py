@@ -44,6 +44,14 @@ PULSE_TOTAL_FIELDS: tuple[str, ...] = tuple(f"Pulse_Cnt_{n}" for n in _LINES)
 """Pulse counters the gate guards."""
 TOTAL_FIELDS: tuple[str, ...] = KWH_TOTAL_FIELDS + PULSE_TOTAL_FIELDS
 RESETTABLE_FIELDS: tuple[str, str] = ("kWh_Rst", "Rev_kWh_Rst")
+FORWARD_PAIRS: tuple[tuple[str, str], ...] = (
+    ("kWh_Tot", "Rev_kWh_Tot"),
+    *((f"kWh_Ln_{n}", f"Rev_kWh_Ln_{n}") for n in _LINES),
+    *((f"kWh_Tariff_{n}", f"Rev_kWh_Tariff_{n}") for n in _TARIFFS),
+    RESETTABLE_FIELDS,
+)
+"""(both directions, reverse) registers whose difference is published as import: the pair must
+be published from the same read, or import would count export the reverse register missed."""
 
 # Registers have 8 digits and roll over when they fill; relations hold modulo that.
 _REGISTER_STEPS = 10**8
@@ -228,6 +236,9 @@ class TotalsGate:
         }
         events: list[GateEvent] = []
         held = self._inconsistent_fields(totals, resolution, reading)
+        before = {
+            name: (t.published, t.candidate, t.candidate_at) for name, t in self._tracks.items()
+        }
         for name, read in totals.items():
             track = self._tracks.setdefault(name, _Track())
             if name in held:
@@ -235,6 +246,7 @@ class TotalsGate:
                 continue
             step = 1.0 if name in PULSE_TOTAL_FIELDS else resolution
             self._step(name, track, read, now=now, step=step, events=events)
+        self._keep_pairs_in_step(before, events)
         for event in events:
             self.counters.count(event.kind)
         if any(e.kind is not GateEventKind.ACCEPTED for e in events):
@@ -242,6 +254,35 @@ class TotalsGate:
                 GatedFrame(now, tuple(events), totals, tuple(f.hex() for f in reading.frames))
             )
         return GateResult(self.published, tuple(events))
+
+    def _keep_pairs_in_step(
+        self,
+        before: Mapping[str, tuple[float | None, float | None, float]],
+        events: list[GateEvent],
+    ) -> None:
+        """Hold a both-directions register back while its reverse register lags a read.
+
+        A reverse register whose pending value this read did not confirm (refused, held,
+        inconsistent) is published from an older read than its partner would be: the
+        partner's increase waits, pending, until both can be published from the same read.
+        """
+        for forward, reverse in FORWARD_PAIRS:
+            fwd, rev = self._tracks.get(forward), self._tracks.get(reverse)
+            if fwd is None or rev is None or forward not in before or reverse not in before:
+                continue
+            published_before, _, _ = before[forward]
+            rev_published, rev_candidate, _ = before[reverse]
+            rev_lags = rev_candidate is not None and rev.published == rev_published
+            if not rev_lags or published_before is None or fwd.published is None:
+                continue
+            if fwd.published <= published_before or fwd.reset_expected:
+                continue
+            confirmed = fwd.published
+            _, _, confirmed_at = before[forward]
+            fwd.published, fwd.candidate = published_before, confirmed
+            fwd.candidate_at, fwd.candidate_beyond = confirmed_at, False
+            events[:] = [e for e in events if e.field != forward]
+            events.append(GateEvent(forward, GateEventKind.HELD, confirmed, published_before))
 
     # --- frame-internal consistency --------------------------------------------------------
 

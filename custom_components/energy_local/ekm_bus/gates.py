@@ -33,31 +33,35 @@ class MeterGates:
     ) -> None:
         """Fresh gates; :meth:`async_load` restores the stored baselines."""
         self.meters = meters
-        self.gates: dict[str, TotalsGate] = {sub: TotalsGate() for sub in meters}
+        self._by_meter: dict[str, TotalsGate] = {sub: TotalsGate() for sub in meters}
         self._epochs: Counter[tuple[str, str]] = Counter()
         self._own_resets: set[tuple[str, str]] = set()
         self._store: Store[dict[str, Any]] = Store(
             hass, STORE_VERSION, f"{DOMAIN}.ekm_gates.{entry_id}"
         )
 
+    def __getitem__(self, subentry_id: str) -> TotalsGate:
+        """The gate of one meter."""
+        return self._by_meter[subentry_id]
+
     async def async_load(self) -> None:
         """Restore every gate (a bad or missing stored state gives a fresh gate)."""
         stored = await self._store.async_load() or {}
         for subentry_id, meter in self.meters.items():
-            self.gates[subentry_id] = TotalsGate.restore(stored.get(meter.address))
+            self._by_meter[subentry_id] = TotalsGate.restore(stored.get(meter.address))
 
     async def async_save(self) -> None:
         """Write the baselines now (on unload, and when a reset was accepted)."""
         await self._store.async_save(self._export())
 
     def _export(self) -> dict[str, Any]:
-        return {meter.address: self.gates[sub].export() for sub, meter in self.meters.items()}
+        return {meter.address: self._by_meter[sub].export() for sub, meter in self.meters.items()}
 
     def check(
         self, meter: MeterConfig, reading: MeterReading
     ) -> tuple[MeterReading, list[GateEvent]]:
         """What of ``reading`` may be published, and the resets not caused by our own actions."""
-        result = self.gates[meter.subentry_id].check(reading, time.monotonic())
+        result = self._by_meter[meter.subentry_id].check(reading, time.monotonic())
         resets: list[GateEvent] = []
         for event in result.events:
             key = (meter.subentry_id, event.field)
@@ -81,7 +85,7 @@ class MeterGates:
 
     def expect_reset(self, meter: MeterConfig, fields: tuple[str, ...]) -> None:
         """Our own action zeroed ``fields``: the next lower values are a reset, at once."""
-        self.gates[meter.subentry_id].expect_reset(*fields)
+        self._by_meter[meter.subentry_id].expect_reset(*fields)
         self._own_resets.update((meter.subentry_id, name) for name in fields)
 
     def reset_epoch(self, subentry_id: str, fields: tuple[str, ...]) -> int:
@@ -90,7 +94,7 @@ class MeterGates:
 
     def diagnostics(self, subentry_id: str) -> dict[str, Any]:
         """What a meter's gate did: counters, published baselines, recent held readings."""
-        gate = self.gates[subentry_id]
+        gate = self._by_meter[subentry_id]
         return {
             "counters": gate.counters.as_dict(),
             "published": dict(gate.published),
