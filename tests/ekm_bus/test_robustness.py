@@ -102,15 +102,17 @@ async def test_port_lost_and_back_without_reload(
         await hass.async_block_till_done()
         assert hass.states.get(POWER[V4_ADDRESS]).state == STATE_UNAVAILABLE
         assert not coordinator.last_update_success
-        # No back-off beyond the poll interval: values return within one poll of the port.
-        assert coordinator.update_interval == coordinator.poll_interval
+        # No back-off: an unavailable port is tried every few seconds, so values return
+        # within one poll interval of it coming back.
+        assert coordinator.update_interval < coordinator.poll_interval
         assert caplog.text.count("unavailable") >= 1
 
         await bus.sim.start_tcp(port=tcp_port)  # and comes back
         await coordinator.async_refresh()
         await hass.async_block_till_done()
         assert hass.states.get(POWER[V4_ADDRESS]).state != STATE_UNAVAILABLE
-        assert coordinator.update_interval == coordinator.poll_interval
+        # Polls start every poll interval: the next one waits the interval less the cycle.
+        assert coordinator.update_interval <= coordinator.poll_interval
         assert entry.state is ConfigEntryState.LOADED
     finally:
         await bus.sim.stop()
@@ -169,5 +171,32 @@ async def test_chatter_and_dropped_connections_keep_meters_available(
         assert stats.reconnects == 6
         assert stats.bytes_discarded >= 6 * plan.chatter_length // 2
         assert coordinator.diagnostics.port_failures == 0
+    finally:
+        await bus.sim.stop()
+
+
+async def test_a_connection_dropped_twice_in_one_read_costs_one_meter_not_the_cycle(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    bus = await start_sim_bus([(V4_ADDRESS, 4), (V3_ADDRESS, 3)])
+    try:
+        tcp_port = await bus.sim.start_tcp()
+        entry = bus_entry(
+            f"socket://127.0.0.1:{tcp_port}",
+            [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)],
+        )
+        await setup_entry(hass, entry)
+        coordinator = entry.runtime_data
+        v3_before = coordinator.bus.stats.transactions
+        # The converter hangs up on the v4 read and again on its retry.
+        bus.sim.faults.schedule(FaultKind.DROP_CONNECTION, count=2, address=V4_ADDRESS)
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+        assert coordinator.last_update_success
+        assert coordinator.diagnostics.port_failures == 0
+        assert coordinator.diagnostics.meter_failures[V4_ADDRESS] == 1
+        assert coordinator.bus.stats.transactions > v3_before  # the v3 meter was still read
+        assert hass.states.get(POWER[V4_ADDRESS]).state != STATE_UNAVAILABLE  # its last values
+        assert hass.states.get(POWER[V3_ADDRESS]).state != STATE_UNAVAILABLE
     finally:
         await bus.sim.stop()

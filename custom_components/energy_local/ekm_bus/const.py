@@ -17,6 +17,10 @@ DEFAULT_BLOCK_B_EVERY: Final = 1  # read block B every cycle
 CONF_UNAVAILABLE_AFTER: Final = "unavailable_after"
 DEFAULT_UNAVAILABLE_AFTER: Final = 3
 MAX_UNAVAILABLE_AFTER: Final = 100
+# While the port is missing it is tried this often (capped by the poll interval).
+PORT_RETRY: Final = timedelta(seconds=2)
+# The least time between the end of one cycle and the start of the next.
+MIN_POLL_GAP: Final = timedelta(seconds=0.5)
 # A timed relay reverts on its own: read the meter back this long after it should have.
 RELAY_REVERT_MARGIN: Final = timedelta(seconds=0.5)
 

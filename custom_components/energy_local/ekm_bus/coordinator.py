@@ -50,6 +50,8 @@ from .const import (
     DEFAULT_BLOCK_B_EVERY,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_UNAVAILABLE_AFTER,
+    MIN_POLL_GAP,
+    PORT_RETRY,
     RELAY_REVERT_MARGIN,
 )
 from .gates import MeterGates, unconfirmed
@@ -173,13 +175,22 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         start = time.monotonic()
         read_b = self.diagnostics.cycles % max(self.block_b_every, 1) == 0
         states: dict[str, DeviceState] = {}
-        try:
-            for meter in self.meters.values():
-                states[meter.subentry_id] = await self._poll_meter(
-                    meter, self.meter_state(meter.subentry_id), read_b=read_b
-                )
-        except EkmPortError as err:
-            return self._port_failed(err, states)
+        port_error: EkmPortError | None = None
+        for meter in self.meters.values():
+            previous = self.meter_state(meter.subentry_id)
+            try:
+                states[meter.subentry_id] = await self._poll_meter(meter, previous, read_b=read_b)
+            except EkmPortError as err:
+                if port_error is not None:
+                    # Two meters in a row could not reach the port (the bus reopens a
+                    # dropped connection once per read): it is gone, not one bad moment.
+                    return self._port_failed(err, states)
+                port_error = err
+                states[meter.subentry_id] = self._meter_failed(meter, previous, err)
+            else:
+                port_error = None
+        if port_error is not None and len(self.meters) == 1:
+            return self._port_failed(port_error, states)
         self._port_failures = 0
         if self.iostacks:
             states.update(await self._poll_iostacks())
@@ -187,6 +198,10 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         elapsed = time.monotonic() - start
         self.diagnostics.last_cycle_seconds = elapsed
         self._check_overrun(elapsed)
+        # Polls start every poll interval (not an interval after the last one ended), so a slow
+        # cycle on a noisy line does not stretch the period.
+        gap = max(self.poll_interval.total_seconds() - elapsed, MIN_POLL_GAP.total_seconds())
+        self.update_interval = timedelta(seconds=gap)
         return states
 
     def _port_failed(
@@ -194,15 +209,17 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
     ) -> dict[str, DeviceState]:
         """Keep the last values for a few cycles; then the bus is unavailable until it is back.
 
-        The bus retries every poll interval (no back-off), so values return within one poll
-        interval of the port coming back.
+        Once the bus is unavailable its port is tried every few seconds (opening one that is
+        not there costs nothing), so values return within one poll interval of it coming back.
         """
         self._port_failures += 1
         self.diagnostics.port_failures += 1
         if self._port_failures < self.unavailable_after and self.data is not None:
             _LOGGER.debug("Port %s failed (%s of %s): %s", self.bus.url, self._port_failures,
                           self.unavailable_after, err)  # fmt: skip
+            self.update_interval = self.poll_interval
             return {**self.data, **states}
+        self.update_interval = min(self.poll_interval, PORT_RETRY)
         raise UpdateFailed(
             translation_domain=DOMAIN,
             translation_key="port_unavailable",
@@ -219,15 +236,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         except EkmPortError:
             raise
         except EkmError as err:
-            self.diagnostics.meter_failures[meter.address] += 1
-            failures = (previous.failures if previous else 0) + 1
-            # One lost reply on a noisy line is not a missing meter: its last values stand.
-            available = (
-                previous is not None and previous.available and failures < self.unavailable_after
-            )
-            if not available:
-                self._log_gone(meter.subentry_id, f"Meter {meter.address}", err)
-            return MeterState(last, available=available, failures=failures)
+            return self._meter_failed(meter, previous, err)
         self._log_back(meter.subentry_id, f"Meter {meter.address}")
         gated = self._gate_reading(meter, reading)
         if last is None and unconfirmed(reading, gated):
@@ -240,6 +249,19 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         if not need_b and last is not None:
             reading = _keep_block_b(reading, last)
         return MeterState(reading, available=True)
+
+    def _meter_failed(
+        self, meter: MeterConfig, previous: MeterState | None, err: EkmError
+    ) -> MeterState:
+        self.diagnostics.meter_failures[meter.address] += 1
+        failures = (previous.failures if previous else 0) + 1
+        # One lost reply on a noisy line is not a missing meter: its last values stand.
+        available = (
+            previous is not None and previous.available and failures < self.unavailable_after
+        )
+        if not available:
+            self._log_gone(meter.subentry_id, f"Meter {meter.address}", err)
+        return MeterState(previous.reading if previous else None, available, failures)
 
     # --- ioStacks, through ekmdevice -------------------------------------------------------
 
