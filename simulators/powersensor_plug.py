@@ -21,8 +21,6 @@ Run: ``python -m simulators.powersensor_plug --plugs 2 --port 49476``. One line 
 printed when it listens: ``plug <mac> udp=127.0.0.1:<port> tcp=127.0.0.1:<port>``.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import contextlib

@@ -217,3 +217,19 @@ def test_libraries_and_their_tools_start_without_home_assistant(library: str) ->
     )
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
+
+
+def test_no_module_defers_annotations_by_hand() -> None:
+    """Core bans ``from __future__ import annotations``: Python 3.14 defers them itself."""
+    futures = [
+        str(path.relative_to(ROOT))
+        for folder in ("custom_components", "simulators", "scripts", "tests")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if any(
+            isinstance(node, ast.ImportFrom)
+            and node.module == "__future__"
+            and any(alias.name == "annotations" for alias in node.names)
+            for node in _module(path).body
+        )
+    ]
+    assert futures == []

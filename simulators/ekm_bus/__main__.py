@@ -4,8 +4,6 @@ Prints one line per endpoint (``tcp socket://127.0.0.1:PORT``, ``pty /dev/pts/N`
 until Ctrl-C or SIGTERM.
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import signal

@@ -1,7 +1,5 @@
 """Simulated time: how far the meters' world has moved, possibly faster than real time."""
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta

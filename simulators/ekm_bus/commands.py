@@ -1,7 +1,5 @@
 """What a W1 write does to a meter (spec §4.5): one function per register family."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import datetime
 

@@ -29,8 +29,6 @@ JSON format (every key optional)::
     }
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field

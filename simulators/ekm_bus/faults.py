@@ -1,7 +1,5 @@
 """Fault injection: which reply goes wrong, and how, by probability or by schedule."""
 
-from __future__ import annotations
-
 import random
 from collections import Counter
 from collections.abc import Mapping

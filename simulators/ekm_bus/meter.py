@@ -1,7 +1,5 @@
 """One simulated Omnimeter: its registers, how they evolve with time, and its reply frames."""
 
-from __future__ import annotations
-
 import math
 import random
 from dataclasses import dataclass

@@ -4,8 +4,6 @@ Bytes may arrive split anywhere or several frames at once. Anything that cannot 
 frame is skipped one byte at a time, the way a meter ignores line noise.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, replace
 from enum import StrEnum
 

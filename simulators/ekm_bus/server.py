@@ -1,7 +1,5 @@
 """Where clients attach to the simulated bus: a TCP port (like ser2net) and a pseudo-terminal."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import os

@@ -1,7 +1,5 @@
 """The simulated bus: meters, sessions, faults and the wire, served over TCP and a pty."""
 
-from __future__ import annotations
-
 import asyncio
 import random
 from collections import deque

@@ -9,8 +9,6 @@ fraction of a millisecond is waited out with ``call_soon`` because epoll timers 
 millisecond resolution).
 """
 
-from __future__ import annotations
-
 import asyncio
 from dataclasses import dataclass
 from typing import Protocol

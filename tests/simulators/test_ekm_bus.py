@@ -1,7 +1,5 @@
 """The EKM bus simulator driven with raw protocol bytes over TCP (127.0.0.1) and a pty."""
 
-from __future__ import annotations
-
 import asyncio
 import os
 from collections.abc import AsyncIterator

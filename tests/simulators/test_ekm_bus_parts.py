@@ -1,7 +1,5 @@
 """The simulator's parts on their own: request parser, meter model, writes, faults, wire, CLI."""
 
-from __future__ import annotations
-
 import asyncio
 import json
 import os
