@@ -47,6 +47,7 @@ class _Scheduled:
     kind: FaultKind
     remaining: int
     address: str | None
+    skip: int = 0  # good replies to let through first (e.g. 1: a v4 meter's block B)
 
 
 class FaultPlan:
@@ -92,12 +93,22 @@ class FaultPlan:
             raise ValueError(f"probability must be within 0-1, got {probability}")
         self.probabilities[FaultKind(kind)] = probability
 
-    def schedule(self, kind: FaultKind, count: int = 1, address: int | str | None = None) -> None:
-        """Force ``kind`` on the next ``count`` replies (from ``address``, or from any meter)."""
-        if count < 1:
-            raise ValueError("count must be at least 1")
+    def schedule(
+        self,
+        kind: FaultKind,
+        count: int = 1,
+        address: int | str | None = None,
+        *,
+        after: int = 0,
+    ) -> None:
+        """Force ``kind`` on the next ``count`` replies (from ``address``, or from any meter).
+
+        ``after`` good replies go first: ``after=1`` hits a v4 read's block B, not its A.
+        """
+        if count < 1 or after < 0:
+            raise ValueError("count must be at least 1, after at least 0")
         addr = normalize_address(address) if address is not None else None
-        self._scheduled.append(_Scheduled(FaultKind(kind), count, addr))
+        self._scheduled.append(_Scheduled(FaultKind(kind), count, addr, after))
 
     @property
     def pending(self) -> int:
@@ -116,6 +127,9 @@ class FaultPlan:
         for item in self._scheduled:
             if item.address not in (None, address) or (ack and item.kind not in _ACK_FAULTS):
                 continue
+            if item.skip:
+                item.skip -= 1
+                return None
             item.remaining -= 1
             if item.remaining == 0:
                 self._scheduled.remove(item)

@@ -200,3 +200,41 @@ async def test_a_connection_dropped_twice_in_one_read_costs_one_meter_not_the_cy
         assert hass.states.get(POWER[V3_ADDRESS]).state != STATE_UNAVAILABLE
     finally:
         await bus.sim.stop()
+
+
+async def test_a_meter_that_fails_a_cycle_is_tried_again_in_it(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    """A lost poll becomes a late one: the meter is read again at the end of the cycle."""
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)])
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    ekm_bus.sim.faults.schedule(FaultKind.CORRUPT_CRC, count=2, address=V3_ADDRESS)  # + retry
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert coordinator.diagnostics.meter_failures[V3_ADDRESS] == 1
+    v3 = next(s for s, m in coordinator.meters.items() if m.address == V3_ADDRESS)
+    state = coordinator.meter_state(v3)
+    assert state is not None
+    assert state.failures == 0  # the second try in the same cycle read it
+
+
+async def test_a_bad_block_b_keeps_the_meter_and_its_last_tariffs(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    v4 = next(iter(coordinator.meters))
+    before = coordinator.meter_state(v4)
+    assert before is not None
+    assert before.reading is not None
+    ekm_bus.sim.faults.schedule(FaultKind.CORRUPT_CRC, count=2, after=1)  # B and its retry
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    state = coordinator.meter_state(v4)
+    assert state is not None
+    assert state.failures == 0
+    assert state.reading is not None
+    assert state.reading.values["kWh_Tariff_1"] == before.reading.values["kWh_Tariff_1"]
+    assert coordinator.diagnostics.meter_failures[V4_ADDRESS] == 0

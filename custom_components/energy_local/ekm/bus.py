@@ -464,7 +464,13 @@ class EkmBus:
             raise
 
     async def _read_locked(
-        self, address: str, version: MeterVersion, *, include_b: bool, session: _Session
+        self,
+        address: str,
+        version: MeterVersion,
+        *,
+        include_b: bool,
+        session: _Session,
+        b_optional: bool = False,
     ) -> MeterReading:
         receiver = await self._open_for_transaction()
         try:
@@ -479,25 +485,44 @@ class EkmBus:
             if not include_b:
                 return MeterReading(address, version, values_a, (frame_a,))
             scale = frame_kwh_scale(frame_a)
-            frame_b, values_b = await self._read_block(
-                receiver, address, ReadBlock.B, lambda f: parse_v4_b(f, address, scale), session
-            )
+            try:
+                frame_b, values_b = await self._read_block(
+                    receiver, address, ReadBlock.B, lambda f: parse_v4_b(f, address, scale), session
+                )
+            except EkmPortError:
+                raise
+            except EkmError:
+                if not b_optional:
+                    raise
+                # Block A is good: the caller keeps its last block B (tariffs, ratios).
+                return MeterReading(address, version, values_a, (frame_a,))
             return MeterReading(address, version, merge_v4(values_a, values_b), (frame_a, frame_b))
         except EkmPortError:
             await self._drop_port()
             raise
 
     async def read_meter(
-        self, address: int | str, version: MeterVersion | int, *, include_b: bool = True
+        self,
+        address: int | str,
+        version: MeterVersion | int,
+        *,
+        include_b: bool = True,
+        b_optional: bool = False,
     ) -> MeterReading:
-        """Read one meter (v3, or v4 block A and, by default, B) and end its session."""
+        """Read one meter (v3, or v4 block A and, by default, B) and end its session.
+
+        With ``b_optional``, a block B that does not come back valid leaves a reading of block
+        A alone (``has_block_b`` false) instead of failing the whole read.
+        """
         addr = normalize_address(address)
         ver = MeterVersion(version)
         async with self._lock:
             for attempt in (1, 2):
                 session = _Session(addr)
                 try:
-                    return await self._read_locked(addr, ver, include_b=include_b, session=session)
+                    return await self._read_locked(
+                        addr, ver, include_b=include_b, session=session, b_optional=b_optional
+                    )
                 except EkmPortError:
                     if attempt == 2 or not self._network or self._closed:
                         raise

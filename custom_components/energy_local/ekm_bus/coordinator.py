@@ -53,6 +53,8 @@ from .const import (
     MIN_POLL_GAP,
     PORT_RETRY,
     RELAY_REVERT_MARGIN,
+    RETRY_BUDGET,
+    RETRY_COST,
 )
 from .gates import MeterGates, unconfirmed
 from .iostack.backend import (
@@ -176,21 +178,26 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         read_b = self.diagnostics.cycles % max(self.block_b_every, 1) == 0
         states: dict[str, DeviceState] = {}
         port_error: EkmPortError | None = None
+        failed: list[MeterConfig] = []
         for meter in self.meters.values():
             previous = self.meter_state(meter.subentry_id)
             try:
-                states[meter.subentry_id] = await self._poll_meter(meter, previous, read_b=read_b)
+                state = await self._poll_meter(meter, previous, read_b=read_b)
             except EkmPortError as err:
                 if port_error is not None:
                     # Two meters in a row could not reach the port (the bus reopens a
                     # dropped connection once per read): it is gone, not one bad moment.
                     return self._port_failed(err, states)
                 port_error = err
-                states[meter.subentry_id] = self._meter_failed(meter, previous, err)
+                state = self._meter_failed(meter, previous, err)
             else:
                 port_error = None
+            states[meter.subentry_id] = state
+            if state.failures:
+                failed.append(meter)
         if port_error is not None and len(self.meters) == 1:
             return self._port_failed(port_error, states)
+        await self._poll_again(failed, states, start, read_b=read_b)
         self._port_failures = 0
         if self.iostacks:
             states.update(await self._poll_iostacks())
@@ -231,8 +238,12 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
     ) -> MeterState:
         last = previous.reading if previous else None
         need_b = read_b or last is None or not last.has_block_b
+        # Once a meter has a block B, a poll whose B fails still counts: A is the live data.
+        have_b = last is not None and last.has_block_b
         try:
-            reading = await self.bus.read_meter(meter.address, meter.version, include_b=need_b)
+            reading = await self.bus.read_meter(
+                meter.address, meter.version, include_b=need_b, b_optional=have_b
+            )
         except EkmPortError:
             raise
         except EkmError as err:
@@ -246,9 +257,32 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
                 reading = await self.bus.read_meter(meter.address, meter.version, include_b=True)
                 gated = self._gate_reading(meter, reading)
         reading = gated
-        if not need_b and last is not None:
+        if last is not None and not reading.has_block_b:
             reading = _keep_block_b(reading, last)
         return MeterState(reading, available=True)
+
+    async def _poll_again(
+        self,
+        failed: list[MeterConfig],
+        states: dict[str, DeviceState],
+        start: float,
+        *,
+        read_b: bool,
+    ) -> None:
+        """Give the meters that failed this cycle one more try, while the interval allows.
+
+        On a noisy line that turns most lost polls into late ones (the cycle still ends well
+        within the interval), so a meter's values stay fresh and it stays available.
+        """
+        budget = self.poll_interval.total_seconds() * RETRY_BUDGET
+        for meter in failed:
+            if time.monotonic() - start + RETRY_COST.total_seconds() > budget:
+                return
+            previous = self.meter_state(meter.subentry_id)  # as before this cycle
+            with contextlib.suppress(EkmPortError):  # the next cycle reports the port
+                state = await self._poll_meter(meter, previous, read_b=read_b)
+                if not state.failures:
+                    states[meter.subentry_id] = state
 
     def _meter_failed(
         self, meter: MeterConfig, previous: MeterState | None, err: EkmError
