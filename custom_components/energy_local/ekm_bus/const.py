@@ -18,13 +18,14 @@ CONF_UNAVAILABLE_AFTER: Final = "unavailable_after"
 DEFAULT_UNAVAILABLE_AFTER: Final = 3
 MAX_UNAVAILABLE_AFTER: Final = 100
 # While the port is missing it is tried this often (capped by the poll interval).
-PORT_RETRY: Final = timedelta(seconds=2)
+PORT_RETRY: Final = timedelta(seconds=1)
 # The least time between the end of one cycle and the start of the next.
 MIN_POLL_GAP: Final = timedelta(seconds=0.5)
 # Meters that failed a cycle are tried once more while the cycle stays within this share of
 # the poll interval; one more v4 A+B read costs about this much bus time.
 RETRY_BUDGET: Final = 0.8
 RETRY_COST: Final = timedelta(seconds=0.7)
+RETRY_ROUNDS: Final = 3
 # A timed relay reverts on its own: read the meter back this long after it should have.
 RELAY_REVERT_MARGIN: Final = timedelta(seconds=0.5)
 

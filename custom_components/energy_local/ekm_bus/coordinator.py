@@ -55,6 +55,7 @@ from .const import (
     RELAY_REVERT_MARGIN,
     RETRY_BUDGET,
     RETRY_COST,
+    RETRY_ROUNDS,
 )
 from .gates import MeterGates, unconfirmed
 from .iostack.backend import (
@@ -269,20 +270,27 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         *,
         read_b: bool,
     ) -> None:
-        """Give the meters that failed this cycle one more try, while the interval allows.
+        """Try the meters that failed this cycle again (a few rounds), while the interval allows.
 
         On a noisy line that turns most lost polls into late ones (the cycle still ends well
         within the interval), so a meter's values stay fresh and it stays available.
         """
         budget = self.poll_interval.total_seconds() * RETRY_BUDGET
-        for meter in failed:
-            if time.monotonic() - start + RETRY_COST.total_seconds() > budget:
-                return
-            previous = self.meter_state(meter.subentry_id)  # as before this cycle
-            with contextlib.suppress(EkmPortError):  # the next cycle reports the port
-                state = await self._poll_meter(meter, previous, read_b=read_b)
-                if not state.failures:
+        for _round in range(RETRY_ROUNDS):
+            still_failing: list[MeterConfig] = []
+            for meter in failed:
+                if time.monotonic() - start + RETRY_COST.total_seconds() > budget:
+                    return
+                previous = self.meter_state(meter.subentry_id)  # as before this cycle
+                state: MeterState | None = None
+                with contextlib.suppress(EkmPortError):  # the next cycle reports the port
+                    state = await self._poll_meter(meter, previous, read_b=read_b)
+                if state is not None and not state.failures:
                     states[meter.subentry_id] = state
+                else:
+                    still_failing.append(meter)
+            if not (failed := still_failing):
+                return
 
     def _meter_failed(
         self, meter: MeterConfig, previous: MeterState | None, err: EkmError
