@@ -349,10 +349,20 @@ def report(res: Results, buses: list[Bus]) -> None:
     print(
         f"event loop, steady: {clock.callbacks} callbacks timed; longest of any kind "
         f"{clock.all_max * 1000:.2f} ms; longest that ran our code {held * 1000:.2f} ms "
-        f"(start-up: {res.startup_max_ours * 1000:.2f} ms). Longest ours:"
+        f"(start-up: {res.startup_max_ours * 1000:.2f} ms); ours over 5 ms: {clock.over(0.005)}, "
+        f"over 2 ms: {clock.over(0.002)}. Longest ours (gc = garbage collection inside):"
     )
     for item in longest:
-        print(f"  {item.seconds * 1000:7.2f} ms  first ours {item.first_ours}  in {item.callback}")
+        print(
+            f"  {item.seconds * 1000:7.2f} ms (gc {item.gc_seconds * 1000:.2f})  first ours "
+            f"{item.first_ours}  in {item.callback}"
+        )
+    print("Longest ours less garbage collection:")
+    for item in clock.longest(3, without_gc=True):
+        print(
+            f"  {(item.seconds - item.gc_seconds) * 1000:7.2f} ms  first ours {item.first_ours}  "
+            f"in {item.callback}"
+        )
     print(f"timer lag, idle loop:   {res.idle.summary()}")
     print(f"timer lag, steady run:  {res.steady.summary()}")
     relays = res.relays

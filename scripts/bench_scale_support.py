@@ -5,6 +5,7 @@ Nothing here imports Home Assistant: :mod:`bench_scale` drives Home Assistant wi
 
 import asyncio
 import contextlib
+import gc
 import glob
 import os
 import re
@@ -291,6 +292,7 @@ class HeldCallback:
     seconds: float
     first_ours: str
     callback: str
+    gc_seconds: float
 
 
 class CallbackClock:
@@ -313,6 +315,8 @@ class CallbackClock:
         self.all_max = 0.0
         self.callbacks = 0
         self._current: list[str | None] | None = None
+        self._gc_started = 0.0
+        self._gc_seconds = 0.0  # in the current callback
         self._original_run = asyncio.events.Handle._run
         self._instrumented: set[CodeType] = set()
         monitoring = sys.monitoring
@@ -336,14 +340,23 @@ class CallbackClock:
                         )
         return len(self._instrumented)
 
+    def _collecting(self, phase: str, _info: dict[str, int]) -> None:
+        # Garbage collection strikes whatever callback allocates at the time: told apart.
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self._gc_seconds += time.perf_counter() - self._gc_started
+
     def install(self) -> None:
         """Start timing callbacks."""
         clock = self
         original = self._original_run
+        gc.callbacks.append(self._collecting)
 
         def timed_run(handle: asyncio.Handle) -> None:  # the Handle._run replacement
             current: list[str | None] = [None]
             outer, clock._current = clock._current, current
+            clock._gc_seconds = 0.0
             start = time.perf_counter()
             try:
                 original(handle)
@@ -353,7 +366,9 @@ class CallbackClock:
                 clock.callbacks += 1
                 clock.all_max = max(clock.all_max, held)
                 if current[0] is not None and held > 0.0005:
-                    clock.ours.append(HeldCallback(held, current[0], _describe(handle)))
+                    clock.ours.append(
+                        HeldCallback(held, current[0], _describe(handle), clock._gc_seconds)
+                    )
 
         asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]
 
@@ -363,13 +378,22 @@ class CallbackClock:
         self.all_max = 0.0
         self.callbacks = 0
 
-    def longest(self, count: int = 5) -> list[HeldCallback]:
-        """The ``count`` longest callbacks that ran our code."""
-        return sorted(self.ours, key=lambda held: held.seconds, reverse=True)[:count]
+    def longest(self, count: int = 5, *, without_gc: bool = False) -> list[HeldCallback]:
+        """The ``count`` longest callbacks that ran our code (less garbage collection)."""
+
+        def key(held: HeldCallback) -> float:
+            return held.seconds - held.gc_seconds if without_gc else held.seconds
+
+        return sorted(self.ours, key=key, reverse=True)[:count]
+
+    def over(self, seconds: float) -> int:
+        """How many callbacks that ran our code held the loop longer than ``seconds``."""
+        return sum(held.seconds > seconds for held in self.ours)
 
     def uninstall(self) -> None:
         """Stop timing."""
         asyncio.events.Handle._run = self._original_run  # type: ignore[method-assign]
+        gc.callbacks.remove(self._collecting)
         sys.monitoring.register_callback(self.TOOL, sys.monitoring.events.PY_START, None)
         sys.monitoring.free_tool_id(self.TOOL)
 
