@@ -1,4 +1,4 @@
-"""How a bus shares Home Assistant's event loop and its own wire: batched updates, commands first."""
+"""How a bus shares the event loop and its wire: batched entity updates, commands first."""
 
 import asyncio
 from collections import Counter
