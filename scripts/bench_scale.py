@@ -45,6 +45,7 @@ from scripts.bench_scale_support import (  # noqa: E402
     CallbackClock,
     Postgres,
     SimProcess,
+    StallSampler,
     TimerLag,
     idle_timer_lag,
     machine_load,
@@ -121,6 +122,7 @@ class Writes:
 
     home_entry_id: str
     counts: Counter[str] = field(default_factory=Counter)
+    powersensor: Counter[str] = field(default_factory=Counter)  # by kind of entity
 
     def listen(self, hass: HomeAssistant) -> Any:
         """Count every state write from now on."""
@@ -131,6 +133,7 @@ class Writes:
             entry = registry.async_get(event.data["entity_id"])
             if entry is not None and entry.config_entry_id == self.home_entry_id:
                 self.counts["powersensor"] += 1
+                self.powersensor[entry.translation_key or entry.entity_id] += 1
             elif entry is not None and entry.platform == "energy_local":
                 self.counts["ekm"] += 1
             else:
@@ -212,12 +215,15 @@ class Results:
     idle: TimerLag
     lone: list[float] = field(default_factory=list)
     startups: dict[str, tuple[dict[str, float], float]] = field(default_factory=dict)
+    first_cycles: dict[str, list[float]] = field(default_factory=dict)
+    stalls: list[tuple[str, int]] = field(default_factory=list)
     log: CycleLog = field(default_factory=CycleLog)
     steady: TimerLag = field(default_factory=TimerLag)
     clock: CallbackClock | None = None
     startup_max_ours: float = 0.0
     relays: list[float] = field(default_factory=list)
     writes: Counter[str] = field(default_factory=Counter)
+    powersensor_writes: Counter[str] = field(default_factory=Counter)
     datagrams: int = 0
     seconds: float = 0.0
     backlog: list[int] = field(default_factory=list)
@@ -267,6 +273,9 @@ async def run_home_assistant(
             started = time.monotonic()
             loaded = await setup_all(hass, entries)
             res.startups[kind] = (loaded, time.monotonic() - started)
+            res.first_cycles[kind] = [
+                bus.entry.runtime_data.diagnostics.last_cycle_seconds or 0.0 for bus in buses
+            ]
             clock.instrument()
             res.startup_max_ours = max(
                 res.startup_max_ours, max((h.seconds for h in clock.ours), default=0.0)
@@ -288,6 +297,8 @@ async def run_home_assistant(
         datagrams_start = datagrams(home)
         clock.reset()
         probe = asyncio.create_task(res.steady.run())
+        sampler = StallSampler(res.steady, asyncio.get_running_loop())
+        sampler.start()
         span = args.minutes * 60
         relay_task = asyncio.create_task(
             switch_relays(hass, buses, args.switches, span - 15, res.log)
@@ -301,8 +312,11 @@ async def run_home_assistant(
         res.seconds = time.monotonic() - started
         res.datagrams = datagrams(home) - datagrams_start
         probe.cancel()
+        sampler.stop()
+        res.stalls = sampler.top()
         res.relays = await relay_task
         res.writes = writes.counts
+        res.powersensor_writes = writes.powersensor
         unlisten()
         res.log.stop()
         res.rss["steady end"] = rss_mb()
@@ -342,27 +356,38 @@ def report(res: Results, buses: list[Bus]) -> None:
             f"{min(bus_times):.2f}-{max(bus_times):.2f} s ({max(bus_times) / lone:.2f} lone "
             f"cycles); Powersensor home {home_time:.2f} s"
         )
+        first = res.first_cycles[kind]
+        print(
+            f"  the buses' first cycles took {min(first):.2f}-{max(first):.2f} s (run side by "
+            f"side, not one after another: {sum(first):.1f} s in sum); start-up waited "
+            f"{total - max(first):.2f} s beyond the slowest"
+        )
     clock = res.clock
     assert clock is not None
     longest = clock.longest()
-    held = longest[0].seconds if longest else 0.0
+    by_cpu = clock.longest(5, cpu=True)
+    cpu_held = (by_cpu[0].cpu_seconds - by_cpu[0].gc_seconds) if by_cpu else 0.0
     print(
         f"event loop, steady: {clock.callbacks} callbacks timed; longest of any kind "
-        f"{clock.all_max * 1000:.2f} ms; longest that ran our code {held * 1000:.2f} ms "
-        f"(start-up: {res.startup_max_ours * 1000:.2f} ms); ours over 5 ms: {clock.over(0.005)}, "
-        f"over 2 ms: {clock.over(0.002)}. Longest ours (gc = garbage collection inside):"
+        f"{clock.all_max * 1000:.2f} ms wall, {clock.all_cpu_max * 1000:.2f} ms CPU; ours over "
+        f"5 ms wall: {clock.over(0.005)}, over 2 ms: {clock.over(0.002)} "
+        f"(start-up: longest ours {res.startup_max_ours * 1000:.2f} ms wall)"
     )
+    print("Longest callbacks that ran our code, wall time (CPU of the loop thread, GC in it):")
     for item in longest:
         print(
-            f"  {item.seconds * 1000:7.2f} ms (gc {item.gc_seconds * 1000:.2f})  first ours "
-            f"{item.first_ours}  in {item.callback}"
+            f"  {item.seconds * 1000:7.2f} ms (cpu {item.cpu_seconds * 1000:.2f}, gc "
+            f"{item.gc_seconds * 1000:.2f})  first ours {item.first_ours}  in {item.callback}"
         )
-    print("Longest ours less garbage collection:")
-    for item in clock.longest(3, without_gc=True):
+    print("Longest by the loop thread's CPU time less garbage collection:")
+    for item in by_cpu:
         print(
-            f"  {(item.seconds - item.gc_seconds) * 1000:7.2f} ms  first ours {item.first_ours}  "
-            f"in {item.callback}"
+            f"  {(item.cpu_seconds - item.gc_seconds) * 1000:7.2f} ms (wall "
+            f"{item.seconds * 1000:.2f})  first ours {item.first_ours}  in {item.callback}"
         )
+    print("Where the loop thread was while the 50 ms timer was over 20 ms late (2 ms samples):")
+    for stack, samples in res.stalls:
+        print(f"  {samples:5d}  {stack}")
     print(f"timer lag, idle loop:   {res.idle.summary()}")
     print(f"timer lag, steady run:  {res.steady.summary()}")
     relays = res.relays
@@ -380,6 +405,11 @@ def report(res: Results, buses: list[Bus]) -> None:
         f"= {per_datagram:.2f} per datagram ({res.datagrams} datagrams, "
         f"{res.datagrams / seconds:.1f}/s); other {writes['other'] / seconds:.2f}/s"
     )
+    kinds = res.powersensor_writes.most_common(6)
+    print(
+        "  Powersensor writes per datagram by entity kind: "
+        + ", ".join(f"{kind} {n / res.datagrams:.2f}" for kind, n in kinds if res.datagrams)
+    )
     print(
         f"recorder backlog (queue), sampled each second: mean {mean_or_zero(res.backlog):.1f}, "
         f"p99 {percentile(res.backlog, 0.99):.0f}, max {max(res.backlog, default=0)}"
@@ -394,7 +424,7 @@ def report(res: Results, buses: list[Bus]) -> None:
     print("process memory (RSS): " + ", ".join(f"{k} {v:.1f} MB" for k, v in res.rss.items()))
     print(
         f"scale-bench buses={args.buses} meters={args.meters} plugs={args.plugs} "
-        f"cycle_ratio={worst:.3f} max_loop_lag_ms={held * 1000:.2f} "
+        f"cycle_ratio={worst:.3f} max_loop_lag_ms={cpu_held * 1000:.2f} "
         f"relay_p95_s={percentile(relays, 0.95):.2f} writes_per_datagram={per_datagram:.2f} "
         f"rss_growth_mb={rss_growth:.1f}"
     )

@@ -14,7 +14,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import traceback
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,12 +257,13 @@ class TimerLag:
 
     period: float = 0.05
     lags: list[float] = field(default_factory=list)
+    due: float | None = None
 
     async def run(self) -> None:
         """Sleep ``period`` again and again, recording each wake-up's lateness."""
         loop = asyncio.get_running_loop()
         while True:
-            due = loop.time() + self.period
+            due = self.due = loop.time() + self.period
             await asyncio.sleep(self.period)
             self.lags.append(loop.time() - due)
 
@@ -289,10 +293,11 @@ def idle_timer_lag(seconds: float) -> TimerLag:
 class HeldCallback:
     """One event-loop callback that ran our code, and how long it held the loop."""
 
-    seconds: float
+    seconds: float  # wall time, from the callback's start to its end
     first_ours: str
     callback: str
-    gc_seconds: float
+    gc_seconds: float  # garbage collection in the loop thread meanwhile
+    cpu_seconds: float  # the loop thread's CPU time (not preemption, not waits for the GIL)
 
 
 class CallbackClock:
@@ -316,6 +321,8 @@ class CallbackClock:
         self.callbacks = 0
         self._current: list[str | None] | None = None
         self._gc_started = 0.0
+        self._loop_thread = 0
+        self.all_cpu_max = 0.0
         self._gc_seconds = 0.0  # in the current callback
         self._original_run = asyncio.events.Handle._run
         self._instrumented: set[CodeType] = set()
@@ -342,6 +349,8 @@ class CallbackClock:
 
     def _collecting(self, phase: str, _info: dict[str, int]) -> None:
         # Garbage collection strikes whatever callback allocates at the time: told apart.
+        if threading.get_ident() != self._loop_thread:
+            return
         if phase == "start":
             self._gc_started = time.perf_counter()
         else:
@@ -352,22 +361,25 @@ class CallbackClock:
         clock = self
         original = self._original_run
         gc.callbacks.append(self._collecting)
+        self._loop_thread = threading.get_ident()
 
         def timed_run(handle: asyncio.Handle) -> None:  # the Handle._run replacement
             current: list[str | None] = [None]
             outer, clock._current = clock._current, current
             clock._gc_seconds = 0.0
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.thread_time()
             try:
                 original(handle)
             finally:
                 held = time.perf_counter() - start
+                cpu = time.thread_time() - cpu_start
                 clock._current = outer
                 clock.callbacks += 1
                 clock.all_max = max(clock.all_max, held)
+                clock.all_cpu_max = max(clock.all_cpu_max, cpu)
                 if current[0] is not None and held > 0.0005:
                     clock.ours.append(
-                        HeldCallback(held, current[0], _describe(handle), clock._gc_seconds)
+                        HeldCallback(held, current[0], _describe(handle), clock._gc_seconds, cpu)
                     )
 
         asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]
@@ -376,13 +388,14 @@ class CallbackClock:
         """Forget what was timed so far (start-up apart from steady state)."""
         self.ours.clear()
         self.all_max = 0.0
+        self.all_cpu_max = 0.0
         self.callbacks = 0
 
-    def longest(self, count: int = 5, *, without_gc: bool = False) -> list[HeldCallback]:
-        """The ``count`` longest callbacks that ran our code (less garbage collection)."""
+    def longest(self, count: int = 5, *, cpu: bool = False) -> list[HeldCallback]:
+        """The ``count`` longest callbacks that ran our code, by wall or CPU time less GC."""
 
         def key(held: HeldCallback) -> float:
-            return held.seconds - held.gc_seconds if without_gc else held.seconds
+            return held.cpu_seconds - held.gc_seconds if cpu else held.seconds
 
         return sorted(self.ours, key=key, reverse=True)[:count]
 
@@ -438,3 +451,47 @@ def _describe(handle: asyncio.Handle) -> str:
 def mean_or_zero(values: Sequence[float]) -> float:
     """The mean, 0 for none."""
     return statistics.mean(values) if values else 0.0
+
+
+class StallSampler:
+    """Where the loop thread is while the timer probe is overdue: a sampling profiler of stalls.
+
+    A thread of its own looks every 2 ms; once the probe is 20 ms overdue it takes the loop
+    thread's innermost frames. A stall spent in ``select`` is the operating system or another
+    thread (the GIL), not a callback.
+    """
+
+    def __init__(self, probe: TimerLag, loop: asyncio.AbstractEventLoop) -> None:
+        """Watch ``probe`` on ``loop`` (call from the loop's thread)."""
+        self.probe = probe
+        self.loop = loop
+        self.thread_id = threading.get_ident()
+        self.samples: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+
+    def start(self) -> None:
+        """Start sampling."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        self._stop.set()
+        self._thread.join(2)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            due = self.probe.due
+            if due is None or self.loop.time() - due < 0.02:
+                continue
+            frame = sys._current_frames().get(self.thread_id)
+            if frame is None:
+                continue
+            stack = traceback.extract_stack(frame)[-4:]
+            self.samples[
+                " < ".join(f"{Path(f.filename).name}:{f.name}" for f in reversed(stack))
+            ] += 1
+
+    def top(self, count: int = 6) -> list[tuple[str, int]]:
+        """The most sampled stacks (each sample is ~2 ms of stall)."""
+        return self.samples.most_common(count)
