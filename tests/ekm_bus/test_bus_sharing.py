@@ -58,7 +58,8 @@ async def test_a_newer_update_replaces_a_fan_out_still_running(
     told: list[int] = []
     for index in range(LISTENERS):
         coordinator.async_add_listener(partial(told.append, index))
-    coordinator.async_update_listeners()  # tells its first batch, then yields
+    coordinator.async_update_listeners()
+    await asyncio.sleep(0)  # the first batch
     coordinator.async_update_listeners()
     await hass.async_block_till_done()
     counts = Counter(told)

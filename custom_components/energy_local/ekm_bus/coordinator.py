@@ -184,9 +184,9 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         """Tell the entities of new data a batch at a time, yielding the event loop in between.
 
         A cycle of 8 meters updates hundreds of entities: all of them in one callback held the
-        loop for ~10 ms (``scripts/bench scale``). The first batch hears at once, each further
-        one after a yield. A newer update replaces a fan-out still running (the entities read
-        the coordinator's data when told, so none misses the newest).
+        loop for ~10 ms (``scripts/bench scale``). Each batch runs in a step of its own, apart
+        from the poll's last step too. A newer update replaces a fan-out still running (the
+        entities read the coordinator's data when told, so none misses the newest).
         """
         callbacks = [update_callback for update_callback, _ in list(self._listeners.values())]
         if self._fan_out is not None:
@@ -195,12 +195,12 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         if len(callbacks) <= FAN_OUT_BATCH:
             super().async_update_listeners()
             return
+        # Not started eagerly: the first batch too runs after the poll's own step has ended.
         task = self.hass.async_create_task(
-            self._async_fan_out(callbacks), f"{self.name} update", eager_start=True
+            self._async_fan_out(callbacks), f"{self.name} update", eager_start=False
         )
-        if not task.done():
-            self._fan_out = task
-            task.add_done_callback(self._fan_out_done)
+        self._fan_out = task
+        task.add_done_callback(self._fan_out_done)
 
     @callback
     def _fan_out_done(self, task: asyncio.Task[None]) -> None:
