@@ -238,3 +238,26 @@ async def test_a_bad_block_b_keeps_the_meter_and_its_last_tariffs(
     assert state.reading is not None
     assert state.reading.values["kWh_Tariff_1"] == before.reading.values["kWh_Tariff_1"]
     assert coordinator.diagnostics.meter_failures[V4_ADDRESS] == 0
+
+
+async def test_a_meter_whose_poll_failed_is_read_first_next_cycle(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    from tests.ekm.bus_helpers import host_frames  # noqa: PLC0415
+
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)])
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    # Every try of the v3 meter in this cycle fails (its read, the bus's retry, three more).
+    ekm_bus.sim.faults.schedule(FaultKind.CORRUPT_CRC, count=8, address=V3_ADDRESS)
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    v3 = next(s for s, m in coordinator.meters.items() if m.address == V3_ADDRESS)
+    state = coordinator.meter_state(v3)
+    assert state is not None
+    assert state.failures == 1
+    sent = len(host_frames(ekm_bus.sim))
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    first = host_frames(ekm_bus.sim)[sent]
+    assert V3_ADDRESS.encode() in first  # the overdue meter went first

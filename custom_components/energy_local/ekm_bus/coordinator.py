@@ -226,7 +226,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         states: dict[str, DeviceState] = {}
         port_error: EkmPortError | None = None
         failed: list[MeterConfig] = []
-        for meter in self.meters.values():
+        for meter in self._polling_order():
             # A command and its read-back go before the next meter, not after it.
             await self._no_commands.wait()
             previous = self.meter_state(meter.subentry_id)
@@ -309,6 +309,15 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         if last is not None and not reading.has_block_b:
             reading = _keep_block_b(reading, last)
         return MeterState(reading, available=True)
+
+    def _polling_order(self) -> list[MeterConfig]:
+        """The meters whose last poll failed first: their fresh values are the most overdue."""
+        return sorted(
+            self.meters.values(),
+            key=lambda meter: (
+                not ((state := self.meter_state(meter.subentry_id)) is not None and state.failures)
+            ),
+        )
 
     async def _poll_again(
         self,
