@@ -595,6 +595,8 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         previous = self.meter_state(meter.subentry_id)
         try:
             state = await self._poll_meter(meter, previous, read_b=False)
+            if state.failures:  # one lost reply should not hide what the meter now reports
+                state = await self._poll_meter(meter, previous, read_b=False)
         except EkmPortError:
             return  # the next poll reports the port
         self.async_set_updated_data({**(self.data or {}), meter.subentry_id: state})
