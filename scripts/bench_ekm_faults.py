@@ -210,7 +210,6 @@ async def run(
     fresh: list[float] = []  # seconds from the port being back to each meter's first new values
 
     def sample() -> None:
-        nonlocal in_outage, recovery
         tally.polls += 1
         registers = sim.registers()
         for item in tracked:
@@ -237,6 +236,10 @@ async def run(
                 tally.drops += 1
                 tally.note(f"drop {item.entity_id}: {value} < {last}")
             tally.highest[item.entity_id] = max(value, last or value)
+        check_recovery()
+
+    def check_recovery() -> None:
+        nonlocal in_outage, recovery
         if back_at is not None and recovery is None:
             now = time.monotonic() - back_at
             for subentry_id, before in list(outage_pending.items()):
@@ -254,6 +257,9 @@ async def run(
         hass.loop.call_soon(sample)
 
     coordinator.async_add_listener(polled)
+    for subentry_id in coordinator.meters:
+        # A meter's entities are told as soon as it is read, before the cycle ends.
+        coordinator.async_add_listener(check_recovery, context=subentry_id)
     start = time.monotonic()
     await asyncio.sleep(minutes * 60)
     noise_s = time.monotonic() - start

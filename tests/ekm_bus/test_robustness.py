@@ -8,6 +8,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 
+from custom_components.energy_local.ekm_bus.const import RETRY_ROUNDS
 from simulators.ekm_bus import FaultKind
 from tests.ekm_bus.helpers import (
     V3_ADDRESS,
@@ -17,6 +18,7 @@ from tests.ekm_bus.helpers import (
     meter_subentry,
     setup_entry,
     start_sim_bus,
+    wait_for,
 )
 
 TOTALS = [
@@ -248,8 +250,9 @@ async def test_a_meter_whose_poll_failed_is_read_first_next_cycle(
     entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)])
     await setup_entry(hass, entry)
     coordinator = entry.runtime_data
-    # Every try of the v3 meter in this cycle fails (its read, the bus's retry, three more).
-    ekm_bus.sim.faults.schedule(FaultKind.CORRUPT_CRC, count=8, address=V3_ADDRESS)
+    # Every try of the v3 meter in this cycle fails (each read and the bus's retry of it).
+    tries = 2 * (1 + RETRY_ROUNDS)
+    ekm_bus.sim.faults.schedule(FaultKind.CORRUPT_CRC, count=tries, address=V3_ADDRESS)
     await coordinator.async_refresh()
     await hass.async_block_till_done()
     v3 = next(s for s, m in coordinator.meters.items() if m.address == V3_ADDRESS)
@@ -261,3 +264,96 @@ async def test_a_meter_whose_poll_failed_is_read_first_next_cycle(
     await hass.async_block_till_done()
     first = host_frames(ekm_bus.sim)[sent]
     assert V3_ADDRESS.encode() in first  # the overdue meter went first
+
+
+async def test_after_an_outage_each_meter_returns_as_it_is_read(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """Values return meter by meter, not when the whole cycle (with its retries) has ended."""
+    bus = await start_sim_bus([(V4_ADDRESS, 4), (V3_ADDRESS, 3)])
+    try:
+        tcp_port = await bus.sim.start_tcp()
+        entry = bus_entry(
+            f"socket://127.0.0.1:{tcp_port}",
+            [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)],
+            poll_interval=4,
+        )
+        await setup_entry(hass, entry)
+        coordinator = entry.runtime_data
+        await bus.sim.stop()
+        for _ in range(3):
+            await coordinator.async_refresh()
+        await hass.async_block_till_done()
+        assert not coordinator.last_update_success
+        assert hass.states.get(POWER[V4_ADDRESS]).state == STATE_UNAVAILABLE
+
+        await bus.sim.start_tcp(port=tcp_port)
+        # The v3 meter does not answer this cycle: its tries keep the cycle going.
+        bus.sim.faults.schedule(
+            FaultKind.NO_REPLY, count=2 * (1 + RETRY_ROUNDS), address=V3_ADDRESS
+        )
+        cycle = hass.async_create_task(coordinator.async_refresh())
+        await wait_for(
+            lambda: hass.states.get(POWER[V4_ADDRESS]).state != STATE_UNAVAILABLE, within=3.0
+        )
+        assert not cycle.done()  # shown before the cycle ended
+        assert coordinator.last_update_success
+        await cycle
+    finally:
+        await bus.sim.stop()
+
+
+async def test_a_reading_counts_once_however_often_entities_are_told(
+    hass: HomeAssistant, ekm_bus: SimBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A meter's entities are told when it is read and at the cycle's end: one reading, once."""
+    from custom_components.energy_local.ekm_bus.sensor import EkmSensor  # noqa: PLC0415
+
+    taken: list[object] = []
+    original = EkmSensor._update_from_reading
+
+    def counting(self: EkmSensor) -> None:
+        if self.entity_id == POWER[V4_ADDRESS]:
+            taken.append(self.reading)
+        original(self)
+
+    monkeypatch.setattr(EkmSensor, "_update_from_reading", counting)
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    taken.clear()
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    coordinator.async_update_listeners()  # told again, with nothing new
+    await hass.async_block_till_done()
+    assert len(taken) == 1
+    await coordinator.async_refresh()  # a new reading is taken
+    await hass.async_block_till_done()
+    assert len(taken) == 2
+    assert taken[0] is not taken[1]
+
+
+async def test_a_meter_silent_for_long_is_tried_once_more_a_cycle_not_more(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    """The retries go to meters that were answering; a missing one costs two polls a cycle."""
+    from tests.ekm.bus_helpers import host_frames  # noqa: PLC0415
+
+    entry = bus_entry(
+        ekm_bus.port,
+        [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)],
+        unavailable_after=1,
+    )
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    ekm_bus.sim.unplug(V3_ADDRESS)
+
+    counts = []
+    for _ in range(coordinator.unavailable_after + 1):
+        sent = len(host_frames(ekm_bus.sim))
+        await coordinator.async_refresh()
+        counts.append(
+            sum(V3_ADDRESS.encode() in frame for frame in host_frames(ekm_bus.sim)[sent:])
+        )
+    assert counts[0] > counts[-1]  # while it was answering it got every retry
+    assert counts[-1] <= 2 * 2  # silent for long: one poll and one retry (each tried twice)

@@ -21,11 +21,13 @@ MAX_UNAVAILABLE_AFTER: Final = 100
 PORT_RETRY: Final = timedelta(seconds=1)
 # The least time between the end of one cycle and the start of the next.
 MIN_POLL_GAP: Final = timedelta(seconds=0.5)
-# Meters that failed a cycle are tried once more while the cycle stays within this share of
-# the poll interval; one more v4 A+B read costs about this much bus time.
-RETRY_BUDGET: Final = 0.8
+# Meters that failed a cycle are tried again while the cycle stays within this share of the
+# poll interval; one more v4 A+B read costs about this much bus time. A meter that was
+# answering gets up to RETRY_ROUNDS more tries (after an outage every meter's values must be
+# back within the interval), one that has been silent for a while only one.
+RETRY_BUDGET: Final = 0.85
 RETRY_COST: Final = timedelta(seconds=0.7)
-RETRY_ROUNDS: Final = 3
+RETRY_ROUNDS: Final = 8
 # A timed relay reverts on its own: read the meter back this long after it should have.
 RELAY_REVERT_MARGIN: Final = timedelta(seconds=0.5)
 

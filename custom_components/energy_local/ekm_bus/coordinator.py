@@ -223,6 +223,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
     async def _async_update_data(self) -> dict[str, DeviceState]:
         start = time.monotonic()
         read_b = self.diagnostics.cycles % max(self.block_b_every, 1) == 0
+        before = dict(self.data or {})  # the states of the last cycle
         states: dict[str, DeviceState] = {}
         port_error: EkmPortError | None = None
         failed: list[MeterConfig] = []
@@ -244,9 +245,11 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             states[meter.subentry_id] = state
             if state.failures:
                 failed.append(meter)
+            else:
+                await self._async_publish(meter.subentry_id, state)
         if port_error is not None and len(self.meters) == 1:
             return self._port_failed(port_error, states)
-        await self._poll_again(failed, states, start, read_b=read_b)
+        await self._poll_again(failed, states, before, start, read_b=read_b)
         self._port_failures = 0
         if self.iostacks:
             states.update(await self._poll_iostacks())
@@ -259,6 +262,32 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         gap = max(self.poll_interval.total_seconds() - elapsed, MIN_POLL_GAP.total_seconds())
         self.update_interval = timedelta(seconds=gap)
         return states
+
+    async def _async_publish(self, subentry_id: str, state: MeterState) -> None:
+        """Show a meter's new values now, not at the end of the cycle.
+
+        Only that meter's entities are told (their listeners carry its subentry id), ten per
+        event-loop step. The first meter read after the port was unavailable makes the bus
+        available again: after an outage values return meter by meter, within the interval.
+        The cycle's end tells every entity again; what already showed this state skips it.
+        """
+        self.data = {**(self.data or {}), subentry_id: state}
+        if not self.last_update_success:
+            self.last_update_success = True
+            _LOGGER.info("Port %s is answering again", self.bus.url)
+        callbacks = [
+            update_callback
+            for update_callback, context in list(self._listeners.values())
+            if context == subentry_id
+        ]
+        for first in range(0, len(callbacks), FAN_OUT_BATCH):
+            if first:
+                await asyncio.sleep(0)
+            for update_callback in callbacks[first : first + FAN_OUT_BATCH]:
+                try:
+                    update_callback()
+                except Exception:
+                    _LOGGER.exception("Unexpected error updating an entity of %s", self.name)
 
     def _port_failed(
         self, err: EkmPortError, states: dict[str, DeviceState]
@@ -323,32 +352,45 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         self,
         failed: list[MeterConfig],
         states: dict[str, DeviceState],
+        before: dict[str, DeviceState],
         start: float,
         *,
         read_b: bool,
     ) -> None:
-        """Try the meters that failed this cycle again (a few rounds), while the interval allows.
+        """Try the meters that failed this cycle again, in rounds, while the interval allows.
 
         On a noisy line that turns most lost polls into late ones (the cycle still ends well
-        within the interval), so a meter's values stay fresh and it stays available.
+        within the interval), so a meter's values stay fresh and it stays available. A meter
+        that has been silent for ``unavailable_after`` polls gets one more try, not more: the
+        bus time is worth more to the meters that answer.
         """
         budget = self.poll_interval.total_seconds() * RETRY_BUDGET
-        for _round in range(RETRY_ROUNDS):
+        for attempt in range(RETRY_ROUNDS):
             still_failing: list[MeterConfig] = []
             for meter in failed:
+                previous = before.get(meter.subentry_id)
+                if attempt and isinstance(previous, MeterState) and self._silent(previous):
+                    continue
                 if time.monotonic() - start + RETRY_COST.total_seconds() > budget:
                     return
                 await self._no_commands.wait()
-                previous = self.meter_state(meter.subentry_id)  # as before this cycle
                 state: MeterState | None = None
                 with contextlib.suppress(EkmPortError):  # the next cycle reports the port
-                    state = await self._poll_meter(meter, previous, read_b=read_b)
+                    state = await self._poll_meter(
+                        meter, previous if isinstance(previous, MeterState) else None,
+                        read_b=read_b,
+                    )  # fmt: skip
                 if state is not None and not state.failures:
                     states[meter.subentry_id] = state
+                    await self._async_publish(meter.subentry_id, state)
                 else:
                     still_failing.append(meter)
             if not (failed := still_failing):
                 return
+
+    def _silent(self, state: MeterState) -> bool:
+        """Whether a meter has not answered for ``unavailable_after`` polls in a row."""
+        return state.failures >= self.unavailable_after
 
     def _meter_failed(
         self, meter: MeterConfig, previous: MeterState | None, err: EkmError
@@ -359,7 +401,8 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         available = (
             previous is not None and previous.available and failures < self.unavailable_after
         )
-        if not available:
+        if failures >= self.unavailable_after:
+            # Not at the first failure of a meter just set up: on a noisy line that is noise.
             self._log_gone(meter.subentry_id, f"Meter {meter.address}", err)
         return MeterState(previous.reading if previous else None, available, failures)
 

@@ -72,6 +72,8 @@ class ChangeOnlyBusEntity(CoordinatorEntity[EkmBusCoordinator]):
 class EkmMeterEntity(ChangeOnlyBusEntity):
     """An entity of one meter."""
 
+    _seen: tuple[bool, MeterReading | None] | None = None
+
     def __init__(
         self,
         coordinator: EkmBusCoordinator,
@@ -79,7 +81,8 @@ class EkmMeterEntity(ChangeOnlyBusEntity):
         description: EntityDescription,
     ) -> None:
         """Bind the entity to its meter and description."""
-        super().__init__(coordinator)
+        # The context lets the coordinator tell this meter's entities alone, as it is read.
+        super().__init__(coordinator, context=meter.subentry_id)
         self.entity_description = description
         self.meter = meter
         self._attr_unique_id = f"{meter.address}_{description.key}"
@@ -96,6 +99,29 @@ class EkmMeterEntity(ChangeOnlyBusEntity):
         """Available while the bus works and this meter answers."""
         state = self.coordinator.meter_state(self.meter.subentry_id)
         return super().available and state is not None and state.available
+
+    async def async_added_to_hass(self) -> None:
+        """The reading taken before the first write counts as seen."""
+        await super().async_added_to_hass()
+        self._is_new()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Take each reading once: a meter is told when it is read and again at the cycle end.
+
+        Guarded totals count polls that read lower, so the same reading must not count twice.
+        """
+        if self._is_new():
+            super()._handle_coordinator_update()
+
+    def _is_new(self) -> bool:
+        """Whether the reading or the availability changed since the entity last looked."""
+        state = self.coordinator.meter_state(self.meter.subentry_id)
+        seen = (self.available, state.reading if state else None)
+        if self._seen is not None and seen[0] == self._seen[0] and seen[1] is self._seen[1]:
+            return False
+        self._seen = seen
+        return True
 
 
 class GuardedTotal:
