@@ -216,9 +216,7 @@ def _open_sockets() -> int:
 async def test_power_and_energy_writes_keep_to_the_write_interval(
     hass: HomeAssistant, sim: Simulation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from custom_components.energy_local.powersensor_home import entity as powersensor_entity  # noqa: PLC0415
-
-    monkeypatch.setattr(powersensor_entity, "SIGNIFICANT_CHANGE", 100.0)  # no change is large
+    # A 2-s interval is shorter than the gap before a large change: every write is on time.
     entry = await _setup(hass, sim, power_interval=2)
     power = "sensor.powersensor_plug_0487a4_power"
     energy = "sensor.powersensor_plug_0487a4_energy"

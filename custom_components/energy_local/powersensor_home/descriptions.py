@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -24,20 +23,17 @@ from homeassistant.const import (
 from ..powersensor import HouseholdFlow
 from .snapshot import DeviceSnapshot, HouseholdSnapshot
 from .store import DeviceKind
+from .writes import (
+    CURRENT_WRITES,
+    DIAGNOSTIC_WRITES,
+    FLOW_WRITES,
+    POWER_WRITES,
+    VOLTAGE_WRITES,
+    Throttle,
+    WritePolicy,
+)
 
 type StateValue = float | int | str | None
-
-
-class Throttle(StrEnum):
-    """How often an entity writes its state (the recorder keeps every write)."""
-
-    CHANGE = "change"
-    """On every change (values that change rarely)."""
-    MEASUREMENT = "measurement"
-    """At most once per the write interval, unless it changes by a lot."""
-    TOTAL = "total"
-    """At most once per the write interval, and only when the shown value changed by at
-    least one display step: the statistics still see the exact value when it is written."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +42,7 @@ class DeviceSensorDescription(SensorEntityDescription):
 
     kinds: frozenset[DeviceKind]
     value_fn: Callable[[DeviceSnapshot], StateValue]
-    throttle: Throttle = Throttle.CHANGE
+    writes: WritePolicy = Throttle.CHANGE
     available_while_silent: bool = False
     """Totals keep showing their last value while the device is silent."""
 
@@ -61,7 +57,7 @@ def _power(kinds: frozenset[DeviceKind]) -> DeviceSensorDescription:
         native_unit_of_measurement=UnitOfPower.WATT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
-        throttle=Throttle.MEASUREMENT,
+        writes=POWER_WRITES,
     )
 
 
@@ -76,7 +72,7 @@ def _current(key: str, value_fn: Callable[[DeviceSnapshot], StateValue]) -> Devi
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
         entity_registry_enabled_default=key == "active_current",
-        throttle=Throttle.MEASUREMENT,
+        writes=CURRENT_WRITES,
     )
 
 
@@ -106,7 +102,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        throttle=Throttle.MEASUREMENT,
+        writes=VOLTAGE_WRITES,
     ),
     _current("apparent_current", lambda device: device.apparent_current),
     _current("active_current", lambda device: device.active_current),
@@ -121,7 +117,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=3,
-        throttle=Throttle.TOTAL,
+        writes=Throttle.TOTAL,
         available_while_silent=True,
     ),
     # A mains or solar sensor counts net energy: it falls while exporting.
@@ -134,7 +130,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL,
         suggested_display_precision=3,
-        throttle=Throttle.TOTAL,
+        writes=Throttle.TOTAL,
         available_while_silent=True,
     ),
     DeviceSensorDescription(
@@ -145,7 +141,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         device_class=SensorDeviceClass.BATTERY,
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
-        throttle=Throttle.MEASUREMENT,
+        writes=DIAGNOSTIC_WRITES,
     ),
     DeviceSensorDescription(
         key="battery_voltage",
@@ -157,7 +153,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
         entity_category=EntityCategory.DIAGNOSTIC,
-        throttle=Throttle.MEASUREMENT,
+        writes=DIAGNOSTIC_WRITES,
     ),
     DeviceSensorDescription(
         key="signal_strength",
@@ -168,7 +164,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
-        throttle=Throttle.MEASUREMENT,
+        writes=DIAGNOSTIC_WRITES,
     ),
     DeviceSensorDescription(
         key="flow",
@@ -179,7 +175,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfVolumeFlowRate.LITERS_PER_MINUTE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        throttle=Throttle.MEASUREMENT,
+        writes=FLOW_WRITES,
     ),
     DeviceSensorDescription(
         key="water",
@@ -190,7 +186,7 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfVolume.LITERS,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=1,
-        throttle=Throttle.TOTAL,
+        writes=Throttle.TOTAL,
         available_while_silent=True,
     ),
 )
@@ -202,7 +198,7 @@ class HouseholdSensorDescription(SensorEntityDescription):
 
     flow: HouseholdFlow
     value_fn: Callable[[HouseholdSnapshot], StateValue]
-    throttle: Throttle
+    writes: WritePolicy
     available_while_silent: bool
     """Energy totals stay available; power follows the mains sensor."""
 
@@ -218,7 +214,7 @@ def _household(flow: HouseholdFlow, *, energy: bool) -> HouseholdSensorDescripti
             if energy
             else (lambda household: household.power.get(flow))
         ),
-        throttle=Throttle.TOTAL if energy else Throttle.MEASUREMENT,
+        writes=Throttle.TOTAL if energy else POWER_WRITES,
         available_while_silent=energy,
         device_class=SensorDeviceClass.ENERGY if energy else SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR if energy else UnitOfPower.WATT,

@@ -1,10 +1,7 @@
 """Base entity of the Powersensor home: reads the coordinator's snapshot, writes on a budget.
 
-Readings arrive every second (a plug) or every 30 s (a sensor). Entities write their state
-(which the recorder keeps) only when what they show changes, and throttled values at most once
-per the configured write interval: measurements (power) unless they move by more than 10 % (and
-5 W; then at most every 2 s), totals only when the shown value moved by a display step.
-Availability changes are written at once.
+Entities write their state (which the recorder keeps) only when what they show changes, on the
+write budget of their kind (:mod:`.writes`). Availability changes are written at once.
 """
 
 import time
@@ -20,13 +17,9 @@ from ..const import DOMAIN
 from ..powersensor import Role
 from .const import CONF_POWER_INTERVAL, DEFAULT_POWER_INTERVAL
 from .coordinator import PLUG, PowersensorHome
-from .descriptions import StateValue, Throttle
+from .descriptions import StateValue
+from .writes import Throttle, WritePolicy, write_due
 
-SIGNIFICANT_CHANGE: Final = 0.10
-SIGNIFICANT_WATTS: Final = 5.0
-SIGNIFICANT_GAP_S: Final = 2.0
-"""Even a large change waits this long after the last write: a small load's power walks by
-more than 5 W between most readings, and one write per reading is what the throttle stops."""
 HOUSEHOLD_DEVICE: Final = "powersensor_household"
 
 
@@ -73,7 +66,7 @@ class PowersensorEntity(CoordinatorEntity[PowersensorHome], SensorEntity):
     """A value of the snapshot: written when it changes, on the write budget of its kind."""
 
     _attr_has_entity_name = True
-    _throttle = Throttle.CHANGE
+    _writes: WritePolicy = Throttle.CHANGE
 
     def __init__(self, home: PowersensorHome, context: str) -> None:
         """Follow the snapshot's ``context`` (a device MAC, or "household")."""
@@ -113,20 +106,13 @@ class PowersensorEntity(CoordinatorEntity[PowersensorHome], SensorEntity):
 
     def _due(self, new: Any, old: Any) -> bool:
         """Whether a new value is written now (same availability as the last write)."""
-        throttle = self._throttle
-        if throttle is Throttle.CHANGE:
-            return True
-        if not isinstance(new, int | float) or not isinstance(old, int | float):
-            return True  # a first value, or one that went away
-        interval = self.coordinator.entry.options.get(CONF_POWER_INTERVAL, DEFAULT_POWER_INTERVAL)
-        elapsed = time.monotonic() - self._written_at >= interval
-        if throttle is Throttle.TOTAL:
-            precision = self.entity_description.suggested_display_precision
-            return elapsed and (
-                new != old if precision is None else round(new, precision) != round(old, precision)
-            )
-        if elapsed:
-            return True
-        if time.monotonic() - self._written_at < min(interval, SIGNIFICANT_GAP_S):
-            return False
-        return abs(new - old) > max(SIGNIFICANT_WATTS, abs(old) * SIGNIFICANT_CHANGE)
+        return write_due(
+            self._writes,
+            new,
+            old,
+            since_write=time.monotonic() - self._written_at,
+            interval=self.coordinator.entry.options.get(
+                CONF_POWER_INTERVAL, DEFAULT_POWER_INTERVAL
+            ),
+            precision=self.entity_description.suggested_display_precision,
+        )

@@ -27,7 +27,7 @@ class PowersensorDeviceSensor(PowersensorEntity):
         """Bind to device ``mac``."""
         super().__init__(home, mac)
         self.entity_description = description
-        self._throttle = description.throttle
+        self._writes = description.writes
         self._mac = mac
         self._attr_unique_id = f"{mac}_{description.key}"
         self._attr_device_info = device_info(home, mac)
@@ -49,7 +49,7 @@ class HouseholdSensor(PowersensorEntity):
         """Bind to the household view."""
         super().__init__(home, HOUSEHOLD)
         self.entity_description = description
-        self._throttle = description.throttle
+        self._writes = description.writes
         self._attr_unique_id = f"powersensor_household_{description.key}"
         self._attr_device_info = household_device_info()
 
