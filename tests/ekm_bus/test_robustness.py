@@ -357,3 +357,35 @@ async def test_a_meter_silent_for_long_is_tried_once_more_a_cycle_not_more(
         )
     assert counts[0] > counts[-1]  # while it was answering it got every retry
     assert counts[-1] <= 2 * 2  # silent for long: one poll and one retry (each tried twice)
+
+
+async def test_the_first_cycle_after_an_outage_reads_block_a_and_owes_b_to_the_next(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """Every meter's live values and totals come back first; tariffs follow a cycle later."""
+    from tests.ekm.bus_helpers import host_frames  # noqa: PLC0415
+
+    bus = await start_sim_bus([(V4_ADDRESS, 4)])
+    try:
+        tcp_port = await bus.sim.start_tcp()
+        entry = bus_entry(f"socket://127.0.0.1:{tcp_port}", [meter_subentry(V4_ADDRESS, 4)])
+        await setup_entry(hass, entry)
+        coordinator = entry.runtime_data
+        await bus.sim.stop()
+        for _ in range(3):
+            await coordinator.async_refresh()
+        assert not coordinator.last_update_success
+        await bus.sim.start_tcp(port=tcp_port)
+
+        def blocks_read_in_a_cycle() -> set[bytes]:
+            return {frame[14:16] for frame in host_frames(bus.sim)[sent:] if frame[:2] == b"/?"}
+
+        sent = len(host_frames(bus.sim))
+        await coordinator.async_refresh()
+        assert coordinator.last_update_success
+        assert blocks_read_in_a_cycle() == {b"00"}  # block A only
+        sent = len(host_frames(bus.sim))
+        await coordinator.async_refresh()
+        assert blocks_read_in_a_cycle() == {b"00", b"01"}  # and the B it owed
+    finally:
+        await bus.sim.stop()

@@ -146,6 +146,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         self._unavailable_logged: set[str] = set()
         self._overrun = False
         self._port_failures = 0
+        self._b_owed = False  # block B was due in a cycle that left it out
         self._fan_out: asyncio.Task[None] | None = None
         self._commands = 0  # commands running, with their read-backs
         self._no_commands = asyncio.Event()
@@ -222,7 +223,12 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
 
     async def _async_update_data(self) -> dict[str, DeviceState]:
         start = time.monotonic()
-        read_b = self.diagnostics.cycles % max(self.block_b_every, 1) == 0
+        # Right after the port was unavailable, block A (live values, energy totals) of every
+        # meter comes first: that cycle leaves block B (tariffs, demand) to the next one, so
+        # every meter is back within the interval even on a noisy line.
+        b_due = self._b_owed or self.diagnostics.cycles % max(self.block_b_every, 1) == 0
+        read_b = b_due and self.last_update_success
+        self._b_owed = b_due and not read_b
         before = dict(self.data or {})  # the states of the last cycle
         states: dict[str, DeviceState] = {}
         port_error: EkmPortError | None = None
