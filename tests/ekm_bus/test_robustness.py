@@ -7,8 +7,10 @@ import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.energy_local.ekm_bus.const import RETRY_ROUNDS
+from custom_components.energy_local.ekm_bus.coordinator import EkmBusCoordinator
 from simulators.ekm_bus import FaultKind
 from tests.ekm_bus.helpers import (
     V3_ADDRESS,
@@ -38,6 +40,28 @@ FAULTS = [
     FaultKind.WRONG_ADDRESS,
     FaultKind.GARBAGE,
 ]
+
+
+async def setup_over_tcp(
+    hass: HomeAssistant, bus: SimBus, spec: list[tuple[str, int]], **options: object
+) -> tuple[MockConfigEntry, int]:
+    """The simulated bus behind a serial-over-TCP converter, and a bus entry set up on it."""
+    tcp_port = await bus.sim.start_tcp()
+    entry = bus_entry(
+        f"socket://127.0.0.1:{tcp_port}",
+        [meter_subentry(address, version) for address, version in spec],
+        **options,
+    )
+    await setup_entry(hass, entry)
+    return entry, tcp_port
+
+
+async def take_the_port_away(bus: SimBus, coordinator: EkmBusCoordinator) -> None:
+    """The converter goes away for as many cycles as make the bus unavailable."""
+    await bus.sim.stop()
+    for _ in range(coordinator.unavailable_after):
+        await coordinator.async_refresh()
+    assert not coordinator.last_update_success
 
 
 @pytest.mark.slow
@@ -144,12 +168,7 @@ async def test_chatter_and_dropped_connections_keep_meters_available(
 ) -> None:
     bus = await start_sim_bus([(V4_ADDRESS, 4), (V3_ADDRESS, 3)])
     try:
-        tcp_port = await bus.sim.start_tcp()
-        entry = bus_entry(
-            f"socket://127.0.0.1:{tcp_port}",
-            [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)],
-        )
-        await setup_entry(hass, entry)
+        entry, _ = await setup_over_tcp(hass, bus, [(V4_ADDRESS, 4), (V3_ADDRESS, 3)])
         coordinator = entry.runtime_data
         plan = bus.sim.faults
         for cycle in range(12):
@@ -272,19 +291,11 @@ async def test_after_an_outage_each_meter_returns_as_it_is_read(
     """Values return meter by meter, not when the whole cycle (with its retries) has ended."""
     bus = await start_sim_bus([(V4_ADDRESS, 4), (V3_ADDRESS, 3)])
     try:
-        tcp_port = await bus.sim.start_tcp()
-        entry = bus_entry(
-            f"socket://127.0.0.1:{tcp_port}",
-            [meter_subentry(V4_ADDRESS, 4), meter_subentry(V3_ADDRESS, 3)],
-            poll_interval=4,
-        )
-        await setup_entry(hass, entry)
+        spec = [(V4_ADDRESS, 4), (V3_ADDRESS, 3)]
+        entry, tcp_port = await setup_over_tcp(hass, bus, spec, poll_interval=4)
         coordinator = entry.runtime_data
-        await bus.sim.stop()
-        for _ in range(3):
-            await coordinator.async_refresh()
+        await take_the_port_away(bus, coordinator)
         await hass.async_block_till_done()
-        assert not coordinator.last_update_success
         assert hass.states.get(POWER[V4_ADDRESS]).state == STATE_UNAVAILABLE
 
         await bus.sim.start_tcp(port=tcp_port)
@@ -367,14 +378,9 @@ async def test_the_first_cycle_after_an_outage_reads_block_a_and_owes_b_to_the_n
 
     bus = await start_sim_bus([(V4_ADDRESS, 4)])
     try:
-        tcp_port = await bus.sim.start_tcp()
-        entry = bus_entry(f"socket://127.0.0.1:{tcp_port}", [meter_subentry(V4_ADDRESS, 4)])
-        await setup_entry(hass, entry)
+        entry, tcp_port = await setup_over_tcp(hass, bus, [(V4_ADDRESS, 4)])
         coordinator = entry.runtime_data
-        await bus.sim.stop()
-        for _ in range(3):
-            await coordinator.async_refresh()
-        assert not coordinator.last_update_success
+        await take_the_port_away(bus, coordinator)
         await bus.sim.start_tcp(port=tcp_port)
 
         def blocks_read_in_a_cycle() -> set[bytes]:

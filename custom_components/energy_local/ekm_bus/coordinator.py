@@ -1,12 +1,13 @@
 """The EKM bus coordinator: the one owner of a serial port, polling every meter on it.
 
-One coordinator per bus (config entry). Each cycle reads every meter subentry in turn. Every
-reading passes the meter's plausibility gate (:mod:`..ekm.gate`) before anything sees it, so
-a corrupted frame that passed the CRC never reaches a published total; the gates' baselines
-are stored, so they hold across restarts. A meter that fails only some polls keeps showing
-its last values; one that fails ``unavailable_after`` polls in a row becomes unavailable (its
-own entities only). A vanished port is retried every poll interval and makes the whole bus
-unavailable after as many failed cycles. Commands (relays, clock, resets) go through the same
+One coordinator per bus (config entry). Each cycle reads every meter subentry in turn and
+shows each meter's values as soon as it is read. Every reading passes the meter's
+plausibility gate (:mod:`..ekm.gate`) before anything sees it, so a corrupted frame that
+passed the CRC never reaches a published total; the gates' baselines are stored, so they hold
+across restarts. A meter that fails only some polls keeps showing its last values; one that
+fails ``unavailable_after`` polls in a row becomes unavailable (its own entities only). A
+vanished port makes the whole bus unavailable after as many failed cycles and is then tried
+every second. Commands (relays, clock, resets) go through the same
 bus, so they run between two meter sessions, never inside one.
 
 EKM ioStacks on the same bus are read after the meters, through EKM's ``ekmdevice`` library: the
@@ -281,19 +282,14 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         if not self.last_update_success:
             self.last_update_success = True
             _LOGGER.info("Port %s is answering again", self.bus.url)
-        callbacks = [
-            update_callback
-            for update_callback, context in list(self._listeners.values())
-            if context == subentry_id
-        ]
-        for first in range(0, len(callbacks), FAN_OUT_BATCH):
-            if first:
-                await asyncio.sleep(0)
-            for update_callback in callbacks[first : first + FAN_OUT_BATCH]:
-                try:
-                    update_callback()
-                except Exception:
-                    _LOGGER.exception("Unexpected error updating an entity of %s", self.name)
+        await asyncio.sleep(0)  # not in the step that parsed and gated the reply
+        await self._async_fan_out(
+            [
+                update_callback
+                for update_callback, context in list(self._listeners.values())
+                if context == subentry_id
+            ]
+        )
 
     def _port_failed(
         self, err: EkmPortError, states: dict[str, DeviceState]

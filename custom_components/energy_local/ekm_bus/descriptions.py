@@ -7,7 +7,7 @@ register kWh_Tot - 2 x Rev_kWh_Tot (protocol notes §7.6). The same holds per ta
 the sum of the kWh_Ln_N, so they count both directions too.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ from ..ekm import MeterVersion, decode_cos_theta
 from .const import PulseKind
 from .models import MeterConfig
 
-type Values = dict[str, Any]
+type Values = Mapping[str, Any]  # a reading's values, read-only: never copied per entity
 type SensorValue = float | int | str | datetime | None
 
 V3_V4 = frozenset({MeterVersion.V3, MeterVersion.V4})

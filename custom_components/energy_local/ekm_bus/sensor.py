@@ -66,7 +66,7 @@ class EkmSensor(EkmMeterEntity, RestoreSensor):
     def _update_from_reading(self) -> None:
         reading = self.reading
         desc = self.entity_description
-        value = desc.value_fn(dict(reading.values), self.meter) if reading else None
+        value = desc.value_fn(reading.values, self.meter) if reading else None
         if desc.guarded:
             value = self._total.check(
                 value,
