@@ -400,6 +400,7 @@ class EspHomeProxySimulator:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
 
     @property
     def url(self) -> str:
@@ -429,6 +430,10 @@ class EspHomeProxySimulator:
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        # Whatever was in flight is lost with the device.
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         for connection in list(self.connections):
             connection.close()
         for port in self.ports:
@@ -450,11 +455,16 @@ class EspHomeProxySimulator:
 
     def after(self, delay: float, callback: Any, *args: Any) -> None:
         """Run ``callback(*args)`` after ``delay`` seconds (at once, in order, when 0)."""
-        loop = asyncio.get_running_loop()
         if delay <= 0:
             callback(*args)
-        else:
-            loop.call_later(delay, callback, *args)
+            return
+
+        def run() -> None:
+            self._timers.discard(handle)
+            callback(*args)
+
+        handle = asyncio.get_running_loop().call_later(delay, run)
+        self._timers.add(handle)
 
     def spawn(self, coro: Any) -> None:
         """Run ``coro`` in the background, keeping a reference until it ends."""
