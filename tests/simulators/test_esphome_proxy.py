@@ -121,7 +121,7 @@ async def test_a_noise_client_is_closed(device: EspHomeProxySimulator) -> None:
 
 
 async def test_unknown_messages_are_recorded(device: EspHomeProxySimulator) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", device.port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", device.port)
     writer.write(encode_frame(9999, b"") + encode_frame(33, b""))  # SwitchCommandRequest
     await writer.drain()
     async with asyncio.timeout(2):
