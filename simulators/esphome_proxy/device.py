@@ -150,7 +150,7 @@ class _Port:
                 await writer.wait_closed()
 
     def write(self, data: bytes) -> None:
-        """Bytes from the subscriber onto the UART (after the link's latency)."""
+        """Bytes from the subscriber onto the UART."""
         stats = self.device.stats
         stats.writes += 1
         if not self.settings.is_ekm:
@@ -160,7 +160,7 @@ class _Port:
         if writer is None:
             return
         stats.bytes_to_uart += len(data)
-        self.device.after(self.device.latency, writer.write, data)
+        writer.write(data)  # the request's latency was spent getting here
 
     async def _read_uart(self, reader: asyncio.StreamReader, owner: _ApiConnection) -> None:
         while data := await reader.read(4096):
