@@ -7,6 +7,7 @@ checked against the entry here and proven end to end in tests/e2e.
 """
 
 from collections.abc import AsyncIterator
+from unittest.mock import patch
 
 import pytest
 from homeassistant import config_entries
@@ -137,3 +138,16 @@ async def test_proxy_gone_and_back_without_reload(
     assert hass.states.get(POWER).state != STATE_UNAVAILABLE
     assert entry.state is ConfigEntryState.LOADED
     assert proxy.settings().is_ekm
+
+
+async def test_esphome_address_without_the_esphome_library(hass: HomeAssistant) -> None:
+    """Without aioesphomeapi serialx would take esphome://… for a device path."""
+    flow_id = await _bus_form(hass)
+    with patch(
+        "custom_components.energy_local.ekm_bus.proxy_port.esphome_api_installed",
+        return_value=False,
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_PORT: "esphome://192.0.2.7:6053/?port_name=ekm_bus"}
+        )
+    assert result["errors"] == {CONF_PORT: "esphome_unavailable"}

@@ -7,6 +7,7 @@ transport, its own API connection) works too.
 """
 
 import errno
+import importlib.util
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -16,15 +17,27 @@ from ..ekm import EkmPortError
 
 ESPHOME_DOMAIN = "esphome"
 HASS_SCHEME = "esphome-hass"
+SERIALX_SCHEME = "esphome"
+
+
+def esphome_api_installed() -> bool:
+    """Whether aioesphomeapi is there (Home Assistant installs it with its ESPHome integration).
+
+    Without it serialx registers no ``esphome://`` transport and would take the URL for a
+    device path.
+    """
+    return importlib.util.find_spec("aioesphomeapi") is not None
 
 
 def esphome_entry_error(hass: HomeAssistant, port: str) -> str | None:
-    """For an ``esphome-hass://`` port: its ESPHome entry's error key, or None if it runs.
+    """For an ESPHome proxy port: why it cannot work as it is, or None to try opening it.
 
     Checked before opening: without a loaded ESPHome entry serialx has no API connection to
-    use (and without the ESPHome integration not even the URL scheme).
+    use for ``esphome-hass://`` (and without the ESPHome integration not even the URL scheme).
     """
     url = URL(port)
+    if url.scheme == SERIALX_SCHEME and not esphome_api_installed():
+        return "esphome_unavailable"
     if url.scheme != HASS_SCHEME:
         return None
     entry = hass.config_entries.async_get_entry(url.path.lstrip("/"))
