@@ -175,6 +175,11 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
             await wait_until(lambda: relay_is("off"), within=30, what="relay 1 off in HA")
             assert (await proxied_meter(stack))["State_Out"] == STATE_OUT_OPEN
 
+        with steps.step("no repair issue of ours or about the device"):
+            issues = (await ws.call("repairs/list_issues"))["issues"]
+            steps.facts["repair_issues"] = [(i["domain"], i["issue_id"]) for i in issues]
+            assert [i for i in issues if i["domain"] in ("energy_local", "esphome")] == [], issues
+
         log = stack.config_dir / "home-assistant.log"
         with steps.step("nothing about the integration at WARNING+ in Home Assistant's log"):
             problems = integration_problems(log)

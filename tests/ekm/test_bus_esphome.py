@@ -12,6 +12,7 @@ from custom_components.energy_local.ekm import (
     DEFAULT_TIMEOUT,
     REPLY_MARGIN,
     EkmBus,
+    EkmFrameError,
     EkmPortError,
     EkmTimeoutError,
     MeterVersion,
@@ -167,7 +168,8 @@ async def test_a_local_margin_would_time_the_proxy_out(device: EspHomeProxySimul
     """What the per-kind margin stops: the local port's deadline misses a 300 ms proxy."""
     device.latency = 0.3
     async with EkmBus(device.url, timeout=REPLY_MARGIN[PortKind.LOCAL]) as bus:
-        with pytest.raises(EkmTimeoutError):
+        # The deadline passes with none or only part of the reply in.
+        with pytest.raises((EkmTimeoutError, EkmFrameError)):
             await bus.read_meter(V3, 3)
 
 
