@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=HA_PORT, help="UI port on the host's 127.0.0.1")
     parser.add_argument("--ekm-port", type=int, default=EKM_PORT, help="EKM bus TCP port")
     parser.add_argument("--no-plug", action="store_true", help="no Powersensor plug simulator")
+    parser.add_argument(
+        "--no-esphome", action="store_true", help="no ESPHome serial proxy simulator"
+    )
     parser.add_argument("--status-file", type=Path, help="write what runs here as JSON")
     parser.add_argument(
         "--quiet", action="store_true", help="Home Assistant's console output only to its file"
@@ -58,6 +61,17 @@ def summary(info: StackInfo) -> str:
         f"  then on the bus entry 'Add meter' for each of: {meters}",
         "    (version 'auto' detects it; the v4 meter has two relays and pulse inputs).",
     ]
+    if (esphome := info.esphome) is not None:
+        proxy_meters = esphome["meters"]
+        assert isinstance(proxy_meters, list)
+        proxied = ", ".join(f"{m['address']} (v{m['version']})" for m in proxy_meters)
+        lines.append(
+            f"  ESPHome serial proxy (a second bus, meter {proxied}): add the ESPHome"
+            f" integration with host {esphome['host']}, port {esphome['port']};"
+        )
+        lines.append(
+            f"    then an EKM bus on its port '{esphome['proxy']}' (listed in the port picker)."
+        )
     for plug in info.plugs:
         where = f"UDP/TCP 127.0.0.1:{plug['port']}"
         if not plug["zeroconf"]:
@@ -103,6 +117,7 @@ async def run(args: argparse.Namespace) -> int:
         host_port=args.port,
         ekm_port=args.ekm_port,
         plug=not args.no_plug,
+        esphome=not args.no_esphome,
         echo_ha=not (args.quiet or args.check),
     )
     stack = DevStack(options)

@@ -63,16 +63,38 @@ def manifest_requirements(components: Path) -> dict[str, str]:
     return found
 
 
+KEEP = "# keep"
+"""A requirements_develop.txt line ending so keeps its own pin: the release's pin is not on
+the package registry yet, so the newest there is installed and Home Assistant is told not to
+install the release's (``--skip-pip-packages``, see :func:`kept_packages`)."""
+
+
+def _develop_lines(develop: str) -> list[tuple[str, bool]]:
+    """(requirement, kept) per requirement line of requirements_develop.txt."""
+    found: list[tuple[str, bool]] = []
+    for raw in develop.splitlines():
+        requirement, _, comment = raw.partition("#")
+        if requirement.strip():
+            found.append((requirement.strip(), f"#{comment}".strip() == KEEP))
+    return found
+
+
+def kept_packages(develop: str) -> list[str]:
+    """The packages requirements_develop.txt pins itself (Home Assistant must skip them)."""
+    return [requirement_name(line) for line, kept in _develop_lines(develop) if kept]
+
+
 def startup_requirements(
     walked: list[str], develop: str, core: dict[str, str], ours: list[str]
 ) -> list[str]:
     """``walked``, requirements_develop.txt and ``ours``, each package once, as the release's
-    manifests pin it (``core``) where one does."""
-    lines = [raw.split("#", 1)[0].strip() for raw in develop.splitlines()]
+    manifests pin it (``core``) where one does, except the lines marked ``# keep``."""
+    lines = _develop_lines(develop)
+    kept = {requirement_name(line): line for line, keep in lines if keep}
     result: dict[str, str] = {}
-    for line in [*walked, *filter(None, lines), *ours]:
+    for line in [*walked, *(line for line, _ in lines), *ours]:
         name = requirement_name(line)
-        result.setdefault(name, core.get(name, line))
+        result.setdefault(name, kept.get(name) or core.get(name, line))
     return list(result.values())
 
 

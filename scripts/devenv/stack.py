@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import haconfig, netns
 from .forward import Forwarder
+from .ha_requirements import kept_packages
 from .procs import Child, ChildFailedError, Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,9 +21,14 @@ HA_PYTHON = ROOT / ".venv-ha" / "bin" / "python"
 HA_PORT = 8123
 EKM_PORT = 40485  # "RS-485"; fixed so the bus entry's socket:// address survives restarts
 PLUG_PORT = 49476  # a real plug's port
+ESPHOME_PORT = 6053  # the ESPHome native API's port
 V4_ADDRESS = "300001285"
 V3_ADDRESS = "10006388"
 DEFAULT_METERS = ((V4_ADDRESS, 4), (V3_ADDRESS, 3))
+# The bus behind the simulated ESPHome serial proxy: a bus of its own (one master per bus).
+PROXY_V4_ADDRESS = "300001286"
+PROXY_METERS = ((PROXY_V4_ADDRESS, 4),)
+PROXY_NAME = "ekm_bus"
 
 # The simulated meters start from a reading that grows with the wall clock (this many kWh per
 # hour since 2026-01-01, more than they ever consume or export per hour), so a restarted
@@ -99,6 +105,9 @@ class StackOptions:
     meters: tuple[tuple[str, int], ...] = DEFAULT_METERS
     plug: bool = True
     plug_port: int = PLUG_PORT
+    esphome: bool = True
+    """An ESPHome device simulator whose serial proxy leads to a second simulated bus."""
+    esphome_port: int = ESPHOME_PORT
     echo_ha: bool = False
     """Show Home Assistant's console output on our terminal too (it always goes to a file)."""
     root: Path = ROOT
@@ -121,6 +130,9 @@ class StackInfo:
     meters: list[dict[str, object]]
     plugs: list[dict[str, object]] = field(default_factory=list)
     plug_discovery: bool = False
+    esphome: dict[str, object] | None = None
+    """The simulated ESPHome device: ``host``, ``port``, ``proxy`` (its serial proxy's name),
+    ``bus`` (the ``socket://`` address of the bus behind it) and ``meters``."""
     logs: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     seconds_to_ready: float = 0.0
@@ -259,10 +271,17 @@ class DevStack:
                 for line in lines
             ]
 
-        # Home Assistant.
+        esphome = await self._start_esphome(logs) if opts.esphome else None
+
+        # Home Assistant. Packages pinned apart from the release (requirements_develop.txt's
+        # "# keep" lines) must not be re-installed at startup: the namespace has no network.
+        argv = [opts.ha_python, "-m", "homeassistant", "--config", str(opts.config_dir)]
+        develop = opts.root / "requirements_develop.txt"
+        if develop.exists() and (kept := kept_packages(develop.read_text(encoding="utf-8"))):
+            argv += ["--skip-pip-packages", ",".join(kept)]
         self.ha = await self.supervisor.start(
             "home_assistant",
-            self._in_ns(opts.ha_python, "-m", "homeassistant", "--config", str(opts.config_dir)),
+            self._in_ns(*argv),
             # Not the repository: `python -m` puts the working directory first on sys.path, and
             # its custom_components/ would shadow the config directory's (and its symlink).
             cwd=opts.config_dir,
@@ -282,10 +301,47 @@ class DevStack:
             meters=[{"address": a, "version": v} for a, v in opts.meters],
             plugs=plugs,
             plug_discovery=bool(plugs) and isolated and integration_discovers_plugs(opts.root),
+            esphome=esphome,
             logs=logs,
             pids={child.name: child.pid for child in self.supervisor.children},
             seconds_to_ready=round(time.monotonic() - began, 1),
         )
+
+    async def _start_esphome(self, logs: dict[str, str]) -> dict[str, object]:
+        """A second simulated bus and the ESPHome device whose serial proxy leads to it."""
+        opts = self.options
+        sim_config = self.workdir / "ekm_bus_proxy.json"
+        sim_config.write_text(json.dumps(ekm_simulator_config(PROXY_METERS), indent=2) + "\n")
+        bus = await self.supervisor.start(
+            "ekm_bus_proxy",
+            self._in_ns(
+                opts.python, "-m", "simulators.ekm_bus",
+                "--config", str(sim_config), "--tcp-port", "0",
+            ),
+            cwd=opts.root,
+            log=self.workdir / "ekm_bus_proxy.log",
+        )  # fmt: skip
+        logs["ekm_bus_proxy"] = str(bus.log)
+        (match,) = await self.supervisor.wait_for_lines(bus, r"^tcp (socket://\S+)$")
+        bus_url = match.group(1)
+        device = await self.supervisor.start(
+            "esphome_proxy",
+            self._in_ns(
+                opts.python, "-m", "simulators.esphome_proxy",
+                "--bus", bus_url, "--port", str(opts.esphome_port), "--proxy", PROXY_NAME,
+            ),
+            cwd=opts.root,
+            log=self.workdir / "esphome_proxy.log",
+        )  # fmt: skip
+        logs["esphome_proxy"] = str(device.log)
+        (api,) = await self.supervisor.wait_for_lines(device, r"^api (\S+):(\d+)$")
+        return {
+            "host": api.group(1),
+            "port": int(api.group(2)),
+            "proxy": PROXY_NAME,
+            "bus": bus_url,
+            "meters": [{"address": a, "version": v} for a, v in PROXY_METERS],
+        }
 
     async def _wait_ready(self, port: int, within: float) -> None:
         """Until bootstrap is done and the frontend and onboarding API answer 200 (via port)."""

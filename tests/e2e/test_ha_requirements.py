@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scripts.devenv.ha_requirements import (
     dependency_requirements,
+    kept_packages,
     manifest_requirements,
     startup_requirements,
 )
@@ -56,3 +57,18 @@ def test_the_release_pins_win_and_each_package_comes_once(tmp_path: Path) -> Non
         "home-assistant-frontend==20261028.4",
         "radios==2.0.1",
     ]
+
+
+def test_a_kept_pin_beats_the_release_and_is_skipped_by_home_assistant(tmp_path: Path) -> None:
+    components = release(tmp_path)
+    develop = "radios==1.0.0  # keep\nhome-assistant-frontend\n"
+    lines = startup_requirements(
+        dependency_requirements(components, ["default_config"]),
+        develop + "# radios==9  # keep\n",
+        manifest_requirements(components),
+        [],
+    )
+    assert "radios==1.0.0" in lines
+    assert "home-assistant-frontend==20261028.4" in lines
+    assert kept_packages(develop) == ["radios"]
+    assert kept_packages("radios==1.0.0  # as asked\n") == []

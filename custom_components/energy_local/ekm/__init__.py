@@ -28,12 +28,14 @@ from .models import (
     Value,
     decode_cos_theta,
 )
+from .ports import REPLY_MARGIN, PortKind, port_kind
 
 __all__ = [
     "CHAR_TIME",
     "DEFAULT_GAP",
     "DEFAULT_PASSWORD",
     "DEFAULT_TIMEOUT",
+    "REPLY_MARGIN",
     "BusStats",
     "CosTheta",
     "EkmAddressMismatchError",
@@ -50,6 +52,7 @@ __all__ = [
     "MeterReading",
     "MeterValues",
     "MeterVersion",
+    "PortKind",
     "PowerFactorKind",
     "ReadBlock",
     "Relay",
@@ -57,4 +60,5 @@ __all__ = [
     "Value",
     "decode_cos_theta",
     "normalize_address",
+    "port_kind",
 ]

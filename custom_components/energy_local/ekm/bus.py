@@ -1,7 +1,8 @@
 """One owner of one RS-485 port: transactions with Omnimeters, strictly one at a time.
 
 The bus opens the port with serialx (local device paths, ``socket://host:port``,
-``rfc2217://host:port``) at 9600 baud 7E1. Every meter session is read → (password → write) →
+``rfc2217://host:port``, an ESPHome serial proxy's ``esphome://`` or Home Assistant's
+``esphome-hass://`` URL) at 9600 baud 7E1. Every meter session is read → (password → write) →
 close, under one lock, so a command from Home Assistant waits for the current meter's session
 and never interleaves with a poll. Replies are assembled by length as bytes arrive; the only
 sleeps are the short line-quiet gap between a reply and the next host frame.
@@ -52,6 +53,7 @@ from .frames import (
 from .layout import FRAME_LENGTH
 from .models import MeterReading, MeterValues, MeterVersion
 from .parse import frame_kwh_scale, merge_v4, parse_v3, parse_v4_a, parse_v4_b
+from .ports import REPLY_MARGIN, PortKind, port_kind
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,11 +61,9 @@ BAUDRATE = 9600
 CHAR_TIME = 10 / BAUDRATE
 """Seconds per character at 9600 baud 7E1: start + 7 data + parity + stop = 10 bits."""
 
-DEFAULT_TIMEOUT = 0.5
-"""Seconds allowed beyond the pure wire time of a transaction before the device counts as
-silent. Covers the meter's turnaround (20-100 ms in practice), a USB adapter's latency timer
-(16 ms on FTDI by default) and a serial-over-TCP round trip, with margin; a silent meter costs
-about 0.8 s per read instead of ekmmeters' 2.2 s."""
+DEFAULT_TIMEOUT = REPLY_MARGIN[PortKind.LOCAL]
+"""Seconds allowed beyond the pure wire time of a transaction on a local port; other kinds
+of port get their own margin (:data:`~.ports.REPLY_MARGIN`)."""
 
 DEFAULT_GAP = 0.005
 """Line-quiet time between a device's reply and the host's next frame: about 5 characters,
@@ -155,13 +155,18 @@ class EkmBus:
         self,
         url: str,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,
         gap: float = DEFAULT_GAP,
         read_retries: int = 1,
     ) -> None:
-        """Prepare a bus on ``url``; the port opens on first use or with :meth:`open`."""
+        """Prepare a bus on ``url``; the port opens on first use or with :meth:`open`.
+
+        ``timeout`` is the margin beyond a transaction's wire time; by default the margin of
+        the port's kind (local, serial-over-TCP, ESPHome proxy).
+        """
         self.url = url
-        self.timeout = timeout
+        self.kind = port_kind(url)
+        self.timeout = REPLY_MARGIN[self.kind] if timeout is None else timeout
         self.gap = gap
         self.read_retries = read_retries
         # Wire time per character, used to size each transaction's deadline.
@@ -172,7 +177,7 @@ class EkmBus:
         self._receiver: _Receiver | None = None
         self._line_free_at = 0.0
         self._consecutive_timeouts = 0
-        self._network = url.startswith(("socket://", "tcp://", "rfc2217://", "esphome"))
+        self._network = self.kind is not PortKind.LOCAL
         # Set by close(): the port stays released (no transaction reopens it) until open().
         self._closed = False
 

@@ -18,6 +18,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
     SubentryFlowResult,
 )
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -39,6 +40,7 @@ from ..ekm import (
     EkmPortError,
     InvalidAddressError,
     MeterVersion,
+    PortKind,
     normalize_address,
 )
 from .const import (
@@ -62,6 +64,7 @@ from .const import (
     PulseKind,
 )
 from .coordinator import EkmBusConfigEntry, EkmBusCoordinator
+from .proxy_port import esphome_entry_error, proxy_open_error
 
 VERSION_AUTO = "auto"
 
@@ -117,8 +120,10 @@ async def async_bus_coordinator(
         await asyncio.sleep(0.1)
 
 
-def _port_error(err: EkmPortError) -> str:
+def _port_error(bus: EkmBus, err: EkmPortError) -> str:
     """The translated error key for a port that would not open."""
+    if bus.kind is PortKind.ESPHOME:
+        return proxy_open_error(err)
     cause = err.__cause__
     if isinstance(cause, socket.gaierror):
         return "host_not_found"
@@ -132,13 +137,15 @@ def _port_error(err: EkmPortError) -> str:
     return "cannot_connect"
 
 
-async def _validate_port(port: str) -> str | None:
+async def _validate_port(hass: HomeAssistant, port: str) -> str | None:
     """Open and release the port; return an error key, or None when it works."""
+    if (error := esphome_entry_error(hass, port)) is not None:
+        return error
     bus = EkmBus(port)
     try:
         await bus.open()
     except EkmPortError as err:
-        return _port_error(err)
+        return _port_error(bus, err)
     finally:
         await bus.close()
     return None
@@ -157,12 +164,12 @@ class EkmBusSteps(ConfigFlow):
     async def async_step_ekm_bus(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Pick the serial port (local, socket:// or rfc2217://) of an EKM bus."""
+        """Pick the serial port (local, socket://, rfc2217:// or an ESPHome proxy) of a bus."""
         errors: dict[str, str] = {}
         if user_input is not None:
             port = await self._async_resolve_port(user_input[CONF_PORT])
             self._async_abort_entries_match({CONF_PORT: port})
-            if (error := await _validate_port(port)) is None:
+            if (error := await _validate_port(self.hass, port)) is None:
                 return self.async_create_entry(
                     title=f"EKM bus {port}",
                     data={CONF_ENTRY_TYPE: EntryType.EKM_BUS, CONF_PORT: port},
@@ -187,7 +194,10 @@ class EkmBusSteps(ConfigFlow):
             if port != entry.data[CONF_PORT]:
                 self._async_abort_entries_match({CONF_PORT: port})
             # The bus itself holds the old port while loaded; only a new port can be tested.
-            if port == entry.data[CONF_PORT] or (error := await _validate_port(port)) is None:
+            if (
+                port == entry.data[CONF_PORT]
+                or (error := await _validate_port(self.hass, port)) is None
+            ):
                 return self.async_update_reload_and_abort(
                     entry, title=f"EKM bus {port}", data_updates={CONF_PORT: port}
                 )
