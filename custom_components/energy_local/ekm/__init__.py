@@ -28,6 +28,7 @@ from .models import (
     Value,
     decode_cos_theta,
 )
+from .readloop import Readloop, ReadloopError, ReadloopIoStack, ReadloopMeter, read_readloop
 
 __all__ = [
     "CHAR_TIME",
@@ -52,9 +53,14 @@ __all__ = [
     "MeterVersion",
     "PowerFactorKind",
     "ReadBlock",
+    "Readloop",
+    "ReadloopError",
+    "ReadloopIoStack",
+    "ReadloopMeter",
     "Relay",
     "RelayState",
     "Value",
     "decode_cos_theta",
     "normalize_address",
+    "read_readloop",
 ]
