@@ -29,6 +29,7 @@ from tests.ekm_bus.helpers import (
     bus_entry,
     meter_subentry,
     setup_entry,
+    wait_for,
 )
 from tests.ekm_bus.iostack.helpers import (
     IOSTACK_ADDRESS,
@@ -462,3 +463,22 @@ async def test_an_existing_bus_that_is_not_running(hass: HomeAssistant) -> None:
     result = await _confirm(hass, flow_id)
     assert result["errors"] == {"base": "bus_not_ready"}
     assert len(entry.subentries) == 0
+
+
+async def test_a_bus_set_up_meanwhile_on_the_port_wins(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    """Another flow made a bus on this port while the devices were read: no second entry."""
+    flow_id = await _import_form(hass)
+    await _paste(hass, flow_id, _readloop(ekm_bus.port, iostack=False))
+
+    async def add_meanwhile() -> None:
+        await wait_for(lambda: bool(ekm_bus.sim.transcript))  # the first read is on the wire
+        bus_entry(ekm_bus.port, []).add_to_hass(hass)
+
+    task = hass.async_create_task(add_meanwhile())
+    result = await _confirm(hass, flow_id)
+    await task
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1

@@ -280,6 +280,8 @@ class ReadloopSteps(EkmBusSteps):
                 subentries = [_meter_subentry(m, outcome.versions[m.address]) for m in meters]
                 subentries += [_iostack_subentry(i) for i in iostacks]
                 if entry is None:
+                    # Another flow may have set this port up while the devices were read.
+                    self._async_abort_entries_match({CONF_PORT: port})
                     return self.async_create_entry(
                         title=f"EKM bus {port}",
                         data={CONF_ENTRY_TYPE: EntryType.EKM_BUS, CONF_PORT: port},
