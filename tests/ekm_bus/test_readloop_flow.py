@@ -4,14 +4,14 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import pytest
 from aiohttp import FormData
 from homeassistant import config_entries
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -482,3 +482,46 @@ async def test_a_bus_set_up_meanwhile_on_the_port_wins(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+async def test_a_device_added_by_hand_meanwhile_is_skipped(
+    hass: HomeAssistant, ekm_bus: SimBus, ekmdevice_standin: ModuleType
+) -> None:
+    """The meter is added by hand while the ioStack is read: it is skipped, not added twice."""
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    by_hand = meter_subentry(V3_ADDRESS, 3)
+    added: list[bool] = []
+
+    def add_by_hand() -> None:
+        hass.config_entries.async_add_subentry(
+            entry,
+            ConfigSubentry(
+                data=MappingProxyType(by_hand["data"]),
+                subentry_type=by_hand["subentry_type"],
+                title="Added by hand",
+                unique_id=by_hand["unique_id"],
+            ),
+        )
+
+    class AddsTheMeterMeanwhile(ekmdevice_standin.Device):  # type: ignore[name-defined,misc]
+        def read_data(self, *, include_b: bool) -> dict[str, Any]:
+            if not added:  # only during the import's read, not the polls after it
+                added.append(True)
+                hass.loop.call_soon_threadsafe(add_by_hand)  # ekmdevice runs in a thread
+            return super().read_data(include_b=include_b)  # type: ignore[no-any-return]
+
+    ekmdevice_standin.devices[IOSTACK_ADDRESS] = AddsTheMeterMeanwhile()
+    flow_id = await _import_form(hass)
+    result = await _paste(hass, flow_id, _readloop(ekm_bus.port))
+    assert result["description_placeholders"]["meters"] == "- Omnimeter 10006388 (v3)"
+    result = await _confirm(hass, flow_id)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "readloop_added"
+    assert result["description_placeholders"]["meters"] == "none"
+    assert result["description_placeholders"]["iostacks"] == "- ioStack 1: Pump house"
+    assert "Omnimeter 10006388" in result["description_placeholders"]["skipped"]
+    await hass.async_block_till_done()
+    titles = sorted(sub.title for sub in entry.subentries.values())
+    assert titles == ["Added by hand", "Omnimeter 300001285", "Pump house"]
+    assert entry.state is ConfigEntryState.LOADED

@@ -154,6 +154,26 @@ def _iostack_subentry(iostack: ReadloopIoStack) -> ConfigSubentryData:
     )
 
 
+def new_devices(
+    readloop: Readloop, port: str, entry: ConfigEntry | None
+) -> tuple[tuple[ReadloopMeter, ...], tuple[ReadloopIoStack, ...], dict[str, str]]:
+    """The file's meters and ioStacks that ``entry`` lacks, and the listing of what is where."""
+    meters, iostacks, skipped = readloop.meters, readloop.iostacks, []
+    if entry is not None:
+        have = {(sub.subentry_type, sub.data[CONF_ADDRESS]) for sub in entry.subentries.values()}
+        meters = tuple(m for m in meters if (SUBENTRY_METER, m.address) not in have)
+        iostacks = tuple(i for i in iostacks if (SUBENTRY_IOSTACK, i.address) not in have)
+        skipped = [_meter_line(m) for m in readloop.meters if m not in meters]
+        skipped += [_iostack_line(i) for i in readloop.iostacks if i not in iostacks]
+    placeholders = {
+        "port": port,
+        "meters": _listing([_meter_line(m) for m in meters]),
+        "iostacks": _listing([_iostack_line(i) for i in iostacks]),
+        "skipped": _listing(skipped),
+    }
+    return meters, iostacks, placeholders
+
+
 async def _read_meters(bus: EkmBus, meters: tuple[ReadloopMeter, ...]) -> _Found | _Refused:
     """Each meter's version (read, or detected); else the first meter that stayed silent."""
     found: dict[str, MeterVersion] = {}
@@ -251,21 +271,7 @@ class ReadloopSteps(EkmBusSteps):
         assert readloop is not None  # noqa: S101  (only reached after a good file)
         port = self._bus_port
         entry = self._bus_entry(port)
-        meters, iostacks, skipped = readloop.meters, readloop.iostacks, []
-        if entry is not None:
-            have = {
-                (sub.subentry_type, sub.data[CONF_ADDRESS]) for sub in entry.subentries.values()
-            }
-            meters = tuple(m for m in meters if (SUBENTRY_METER, m.address) not in have)
-            iostacks = tuple(i for i in iostacks if (SUBENTRY_IOSTACK, i.address) not in have)
-            skipped = [_meter_line(m) for m in readloop.meters if m not in meters]
-            skipped += [_iostack_line(i) for i in readloop.iostacks if i not in iostacks]
-        placeholders = {
-            "port": port,
-            "meters": _listing([_meter_line(m) for m in meters]),
-            "iostacks": _listing([_iostack_line(i) for i in iostacks]),
-            "skipped": _listing(skipped),
-        }
+        meters, iostacks, placeholders = new_devices(readloop, port, entry)
         if not meters and not iostacks:
             return self.async_abort(
                 reason="readloop_nothing_new", description_placeholders=placeholders
@@ -276,18 +282,18 @@ class ReadloopSteps(EkmBusSteps):
                 outcome = await self._async_read_new_bus(port, meters, iostacks)
             else:
                 outcome = await self._async_read_on_bus(entry, meters, iostacks)
+            if isinstance(outcome, _Found) and entry is not None:
+                return self._add_to_bus(entry, readloop, outcome)
             if isinstance(outcome, _Found):
+                # Another flow may have set this port up while the devices were read.
+                self._async_abort_entries_match({CONF_PORT: port})
                 subentries = [_meter_subentry(m, outcome.versions[m.address]) for m in meters]
                 subentries += [_iostack_subentry(i) for i in iostacks]
-                if entry is None:
-                    # Another flow may have set this port up while the devices were read.
-                    self._async_abort_entries_match({CONF_PORT: port})
-                    return self.async_create_entry(
-                        title=f"EKM bus {port}",
-                        data={CONF_ENTRY_TYPE: EntryType.EKM_BUS, CONF_PORT: port},
-                        subentries=subentries,
-                    )
-                return self._add_to_bus(entry, subentries, placeholders)
+                return self.async_create_entry(
+                    title=f"EKM bus {port}",
+                    data={CONF_ENTRY_TYPE: EntryType.EKM_BUS, CONF_PORT: port},
+                    subentries=subentries,
+                )
             if not isinstance(outcome, _Refused):
                 return outcome  # an abort: nothing to retry in this flow
             errors["base"] = outcome.error
@@ -299,9 +305,13 @@ class ReadloopSteps(EkmBusSteps):
         )
 
     def _add_to_bus(
-        self, entry: ConfigEntry, subentries: list[ConfigSubentryData], placeholders: dict[str, str]
+        self, entry: EkmBusConfigEntry, readloop: Readloop, found: _Found
     ) -> ConfigFlowResult:
-        """Add the new devices to the existing bus (it reloads once by itself) and report."""
+        """Add the devices the bus still lacks (it reloads once by itself), and report."""
+        # A device added by hand while the others were read is skipped, not added twice.
+        meters, iostacks, placeholders = new_devices(readloop, self._bus_port, entry)
+        subentries = [_meter_subentry(m, found.versions[m.address]) for m in meters]
+        subentries += [_iostack_subentry(i) for i in iostacks]
         for sub in subentries:
             self.hass.config_entries.async_add_subentry(
                 entry,
@@ -312,7 +322,8 @@ class ReadloopSteps(EkmBusSteps):
                     unique_id=sub["unique_id"],
                 ),
             )
-        return self.async_abort(reason="readloop_added", description_placeholders=placeholders)
+        reason = "readloop_added" if subentries else "readloop_nothing_new"
+        return self.async_abort(reason=reason, description_placeholders=placeholders)
 
     async def _async_read_new_bus(
         self, port: str, meters: tuple[ReadloopMeter, ...], iostacks: tuple[ReadloopIoStack, ...]
