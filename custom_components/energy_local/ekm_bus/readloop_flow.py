@@ -5,8 +5,6 @@ leaves no half-made entry. A bus already set up on the file's port gets only the
 lacks; the others are reported as skipped.
 """
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -69,6 +67,7 @@ from .iostack.backend import (
     IoStackError,
     IoStackPortError,
     async_get_ekmdevice,
+    async_with_lent_port,
     read_iostacks,
 )
 
@@ -189,20 +188,6 @@ async def _read_meters(bus: EkmBus, meters: tuple[ReadloopMeter, ...]) -> _Found
         except EkmError:
             return _Refused("readloop_meter_not_responding", meter.address)
     return _Found(found)
-
-
-async def _async_lend_port[T](hass: HomeAssistant, bus: EkmBus, job: Callable[[str], T]) -> T:
-    """Run ``job(port)`` in a thread while the bus has lent ekmdevice its port.
-
-    Even when the flow is cancelled, the port is taken back only once the thread let go.
-    """
-    async with bus.hand_off() as port:
-        future = hass.async_add_executor_job(job, port)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            await asyncio.wait([future])
-            raise
 
 
 class ReadloopSteps(EkmBusSteps):
@@ -342,7 +327,7 @@ class ReadloopSteps(EkmBusSteps):
                 return found
             addresses = [iostack.address for iostack in iostacks]
             try:
-                results = await _async_lend_port(
+                results = await async_with_lent_port(
                     self.hass, bus, lambda url: read_iostacks(api, url, addresses)
                 )
             except IoStackPortError as err:
