@@ -158,21 +158,28 @@ async def _upload(hass: HomeAssistant, client: ClientSessionGenerator, content: 
 
 
 async def test_upload_with_a_version_to_detect(
-    hass: HomeAssistant, hass_client: ClientSessionGenerator, ekm_bus: SimBus
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    ekm_bus: SimBus,
+    ekmdevice_standin: ModuleType,
 ) -> None:
     flow_id = await _import_form(hass)  # loads the integration, and file_upload with it
-    content = f'port = "{ekm_bus.port}"\n[[meters]]\naddress = 300001285\n'.encode()
+    content = (
+        f'port = "{ekm_bus.port}"\n[[meters]]\naddress = 300001285\n[[iostacks]]\naddress = 1\n'
+    ).encode()
     file_id = await _upload(hass, hass_client, content)
     result = _translated(await hass.config_entries.flow.async_configure(flow_id, {"file": file_id}))
     assert result["step_id"] == "ekm_readloop_confirm"
     assert result["description_placeholders"]["meters"] == (
         "- Omnimeter 300001285 (version detected)"
     )
-    assert result["description_placeholders"]["iostacks"] == "none"
+    assert result["description_placeholders"]["iostacks"] == "- ioStack 1"
     result = await _confirm(hass, flow_id)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    (sub,) = result["subentries"]
-    assert sub["data"]["version"] == 4  # detected by reading the meter
+    meter, iostack = result["subentries"]
+    assert meter["data"]["version"] == 4  # detected by reading the meter
+    assert iostack["title"] == "ioStack 1"
+    assert "name" not in iostack["data"]
     await hass.async_block_till_done()
 
 
@@ -525,3 +532,57 @@ async def test_a_device_added_by_hand_meanwhile_is_skipped(
     titles = sorted(sub.title for sub in entry.subentries.values())
     assert titles == ["Added by hand", "Omnimeter 300001285", "Pump house"]
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_a_port_lost_while_reading_a_new_bus(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """The converter goes away after the port opened: the port's error, and nothing added."""
+    sim, url = await start_tcp_bus()
+    try:
+        flow_id = await _import_form(hass)
+        await _paste(hass, flow_id, f'port = "{url}"\n[[meters]]\naddress = 300001285\n')
+        sim.unplug(V4_ADDRESS)  # the bus waits for its reply while the converter goes
+
+        async def converter_gone() -> None:
+            await wait_for(lambda: bool(sim.transcript))  # the port opened, a read is out
+            await sim.stop()
+
+        task = hass.async_create_task(converter_gone())
+        result = await _confirm(hass, flow_id)
+        await task
+    finally:
+        await sim.stop()
+    assert result["step_id"] == "ekm_readloop_confirm"
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+async def test_an_existing_bus_whose_port_is_gone(hass: HomeAssistant, ekm_bus: SimBus) -> None:
+    """The bus is still loaded but its adapter was unplugged: nothing can be read."""
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    flow_id = await _import_form(hass)
+    await _paste(hass, flow_id, _readloop(ekm_bus.port, iostack=False))
+    await ekm_bus.sim.stop()
+    assert entry.state is ConfigEntryState.LOADED
+    result = await _confirm(hass, flow_id)
+    assert result["errors"] == {"base": "bus_not_ready"}
+    assert len(entry.subentries) == 1
+
+
+async def test_an_existing_bus_without_ekmdevice_aborts(
+    hass: HomeAssistant, ekm_bus: SimBus
+) -> None:
+    forget_ekmdevice()  # not installed
+    hass.config.skip_pip = False
+    entry = bus_entry(ekm_bus.port, [meter_subentry(V4_ADDRESS, 4)])
+    await setup_entry(hass, entry)
+    flow_id = await _import_form(hass)
+    await _paste(hass, flow_id, _readloop(ekm_bus.port))
+    failure = RequirementsNotFound(DOMAIN, [EKMDEVICE_REQUIREMENT])
+    with patch(PROCESS, AsyncMock(side_effect=failure)):
+        result = await _confirm(hass, flow_id)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "ekmdevice_unavailable"
+    assert len(entry.subentries) == 1
