@@ -153,7 +153,7 @@ def _iostack_subentry(iostack: ReadloopIoStack) -> ConfigSubentryData:
     )
 
 
-def new_devices(
+def _new_devices(
     readloop: Readloop, port: str, entry: ConfigEntry | None
 ) -> tuple[tuple[ReadloopMeter, ...], tuple[ReadloopIoStack, ...], dict[str, str]]:
     """The file's meters and ioStacks that ``entry`` lacks, and the listing of what is where."""
@@ -256,7 +256,7 @@ class ReadloopSteps(EkmBusSteps):
         assert readloop is not None  # noqa: S101  (only reached after a good file)
         port = self._bus_port
         entry = self._bus_entry(port)
-        meters, iostacks, placeholders = new_devices(readloop, port, entry)
+        meters, iostacks, placeholders = _new_devices(readloop, port, entry)
         if not meters and not iostacks:
             return self.async_abort(
                 reason="readloop_nothing_new", description_placeholders=placeholders
@@ -294,7 +294,7 @@ class ReadloopSteps(EkmBusSteps):
     ) -> ConfigFlowResult:
         """Add the devices the bus still lacks (it reloads once by itself), and report."""
         # A device added by hand while the others were read is skipped, not added twice.
-        meters, iostacks, placeholders = new_devices(readloop, self._bus_port, entry)
+        meters, iostacks, placeholders = _new_devices(readloop, self._bus_port, entry)
         subentries = [_meter_subentry(m, found.versions[m.address]) for m in meters]
         subentries += [_iostack_subentry(i) for i in iostacks]
         for sub in subentries:
