@@ -11,11 +11,12 @@ from homeassistant.core import callback
 
 from .const import DOMAIN
 from .ekm_bus.config_flow import EkmBusSteps
+from .ekm_bus.readloop_flow import ReadloopSteps
 from .families import EnergyLocalConfigEntry, family_of
 from .powersensor_home.config_flow import PowersensorSteps
 
 
-class EnergyLocalConfigFlow(EkmBusSteps, PowersensorSteps, domain=DOMAIN):
+class EnergyLocalConfigFlow(ReadloopSteps, EkmBusSteps, PowersensorSteps, domain=DOMAIN):
     """Add an EKM bus, or the Powersensor home (discovered by zeroconf or by address)."""
 
     VERSION = 1
@@ -35,8 +36,10 @@ class EnergyLocalConfigFlow(EkmBusSteps, PowersensorSteps, domain=DOMAIN):
         return dict(family_of(config_entry).subentry_flows)
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Choose what to add: an EKM bus, or a Powersensor plug by its address."""
-        return self.async_show_menu(step_id="user", menu_options=["ekm_bus", "powersensor"])
+        """Choose what to add: an EKM bus (or one from a readloop.toml), or a Powersensor plug."""
+        return self.async_show_menu(
+            step_id="user", menu_options=["ekm_bus", "ekm_readloop", "powersensor"]
+        )
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None

@@ -40,7 +40,7 @@ async def _start(hass: HomeAssistant) -> str:
         DOMAIN, context={"source": config_entries.SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["ekm_bus", "powersensor"]
+    assert result["menu_options"] == ["ekm_bus", "ekm_readloop", "powersensor"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "ekm_bus"}
     )

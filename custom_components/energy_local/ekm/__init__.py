@@ -29,6 +29,7 @@ from .models import (
     decode_cos_theta,
 )
 from .ports import REPLY_MARGIN, PortKind, port_kind
+from .readloop import Readloop, ReadloopError, ReadloopIoStack, ReadloopMeter, read_readloop
 
 __all__ = [
     "CHAR_TIME",
@@ -55,10 +56,15 @@ __all__ = [
     "PortKind",
     "PowerFactorKind",
     "ReadBlock",
+    "Readloop",
+    "ReadloopError",
+    "ReadloopIoStack",
+    "ReadloopMeter",
     "Relay",
     "RelayState",
     "Value",
     "decode_cos_theta",
     "normalize_address",
     "port_kind",
+    "read_readloop",
 ]

@@ -66,6 +66,7 @@ from .iostack.backend import (
     IoStackPortError,
     IoStackReading,
     async_get_ekmdevice,
+    async_with_lent_port,
     read_iostacks,
 )
 from .models import IoStackConfig, MeterConfig, devices_of
@@ -423,18 +424,8 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             _LOGGER.warning("Cannot read the ioStacks on %s: %s", self.bus.url, err)
 
     async def _async_with_port[T](self, job: Callable[[str], T]) -> T:
-        """Run ``job(port)`` in an executor thread while the bus has lent ekmdevice the port.
-
-        Meter sessions are all closed, and no meter transaction starts, until ``job`` ends;
-        even when this task is cancelled the port is taken back only once the thread let go.
-        """
-        async with self.bus.hand_off() as port:
-            future = self.hass.async_add_executor_job(job, port)
-            try:
-                return await asyncio.shield(future)
-            except asyncio.CancelledError:
-                await asyncio.wait([future])
-                raise
+        """Run ``job(port)`` in an executor thread while the bus has lent ekmdevice the port."""
+        return await async_with_lent_port(self.hass, self.bus, job)
 
     async def async_read_iostack(self, api: EkmDeviceApi, address: str) -> IoStackReading:
         """Read one ioStack now (the subentry flow does this before adding it)."""

@@ -9,11 +9,12 @@ requirements mechanism when the first ioStack is added, is imported only in an e
 (:meth:`EkmBus.hand_off`). Its outputs become a typed :class:`IoStackReading` here, in one place.
 """
 
+import asyncio
 import contextlib
 import importlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from homeassistant.requirements import async_process_requirements
 from homeassistant.util.hass_dict import HassKey
 
 from ...const import DOMAIN
+from ...ekm import EkmBus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -283,3 +285,18 @@ def read_iostacks(
             except Exception as err:  # noqa: BLE001  (any library error is this ioStack's)
                 results[address] = IoStackReadError(f"{type(err).__name__}: {err}")
     return results
+
+
+async def async_with_lent_port[T](hass: HomeAssistant, bus: EkmBus, job: Callable[[str], T]) -> T:
+    """Run ``job(port)`` in an executor thread while ``bus`` has lent ekmdevice its port.
+
+    Meter sessions are all closed, and no meter transaction starts, until ``job`` ends;
+    even when the caller is cancelled the port is taken back only once the thread let go.
+    """
+    async with bus.hand_off() as port:
+        future = hass.async_add_executor_job(job, port)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait([future])
+            raise
