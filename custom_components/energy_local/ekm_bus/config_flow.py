@@ -120,7 +120,7 @@ async def async_bus_coordinator(
         await asyncio.sleep(0.1)
 
 
-def _port_error(bus: EkmBus, err: EkmPortError) -> str:
+def port_error_key(bus: EkmBus, err: EkmPortError) -> str:
     """The translated error key for a port that would not open."""
     if bus.kind is PortKind.ESPHOME:
         return proxy_open_error(err)
@@ -145,7 +145,7 @@ async def _validate_port(hass: HomeAssistant, port: str) -> str | None:
     try:
         await bus.open()
     except EkmPortError as err:
-        return _port_error(bus, err)
+        return port_error_key(bus, err)
     finally:
         await bus.close()
     return None

@@ -40,7 +40,7 @@ from ..ekm import (
     read_readloop,
 )
 from ..ekm.readloop import MAX_SIZE
-from .config_flow import EkmBusSteps, _port_error, async_bus_coordinator
+from .config_flow import EkmBusSteps, async_bus_coordinator, port_error_key
 from .const import (
     CONF_ADDRESS,
     CONF_ANALOG_INPUTS,
@@ -336,7 +336,7 @@ class ReadloopSteps(EkmBusSteps):
                 if isinstance(error := results[address], IoStackError):
                     return self._iostack_failed(error, address)
         except EkmPortError as err:
-            return _Refused(_port_error(err))
+            return _Refused(port_error_key(bus, err))
         finally:
             await bus.close()
         return found
