@@ -291,6 +291,9 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
                 f"Omnimeter {V4_ADDRESS}",
             ], subentries
 
+        with steps.step("readloop.toml import: the bus's meters skipped, a silent one named"):
+            await _readloop_import(ha, stack, steps)
+
         with steps.step("entities"):
             wanted = [
                 f"{V4}_energy_import",
@@ -393,6 +396,55 @@ async def _drive(stack: RealStack, session: aiohttp.ClientSession, steps: Steps)
             assert len(allowed) == 1, allowed
     finally:
         await ws.close()
+
+
+async def _readloop_import(ha: Ha, stack: RealStack, steps: Steps) -> None:
+    """Paste an ekmdevice readloop.toml for the bus that is set up: nothing new to add; with
+    a meter the bus lacks and that does not answer, the flow names it and adds nothing."""
+    readloop = (
+        f'port = "{stack.ekm_port}"\n'
+        f"[[meters]]\naddress = {V4_ADDRESS}\nversion = 4\n"
+        f'[[meters]]\naddress = "{V3_ADDRESS}"\nversion = "v3"\n'
+    )
+
+    async def paste(content: str) -> dict[str, Any]:
+        menu = await ha.call(
+            "POST", "/api/config/config_entries/flow", json={"handler": "energy_local"}
+        )
+        assert "ekm_readloop" in menu["menu_options"], menu
+        form = await ha.call(
+            "POST",
+            f"/api/config/config_entries/flow/{menu['flow_id']}",
+            json={"next_step_id": "ekm_readloop"},
+        )
+        assert form["step_id"] == "ekm_readloop", form
+        result: dict[str, Any] = await ha.call(
+            "POST", f"/api/config/config_entries/flow/{form['flow_id']}", json={"content": content}
+        )
+        return result
+
+    async def our_entries() -> int:
+        entries = await ha.call("GET", "/api/config/config_entries/entry")
+        return sum(entry["domain"] == "energy_local" for entry in entries)
+
+    before = await our_entries()
+    nothing_new = await paste(readloop)
+    assert nothing_new["type"] == "abort", nothing_new
+    assert nothing_new["reason"] == "readloop_nothing_new", nothing_new
+    silent = "300009999"
+    confirm = await paste(readloop + f"[[meters]]\naddress = {silent}\nversion = 4\n")
+    assert confirm["step_id"] == "ekm_readloop_confirm", confirm
+    refused = await ha.call(
+        "POST", f"/api/config/config_entries/flow/{confirm['flow_id']}", json={}
+    )
+    assert refused["errors"] == {"base": "readloop_meter_not_responding"}, refused
+    await ha.call("DELETE", f"/api/config/config_entries/flow/{confirm['flow_id']}")
+    assert await our_entries() == before  # nothing added
+    steps.facts["readloop_import"] = {
+        "nothing_new": nothing_new["reason"],
+        "silent_meter": refused["errors"]["base"],
+        "placeholders": refused.get("description_placeholders"),
+    }
 
 
 async def _discovered_plug_flow(ws: Ws) -> dict[str, Any] | None:
