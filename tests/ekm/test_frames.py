@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 
 from custom_components.energy_local.ekm import frames as f
-from custom_components.energy_local.ekm.address import normalize_address
+from custom_components.energy_local.ekm.address import normalize_address, printed_address
 from custom_components.energy_local.ekm.errors import EkmError, InvalidAddressError
 from tests.conftest import load_fixture
 from tests.ekm.vectors import tx_frames
@@ -112,6 +112,14 @@ def test_read_requests_and_close() -> None:
 )
 def test_address_normalisation(raw: int | str, expected: str) -> None:
     assert normalize_address(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "printed"),
+    [("000300001285", "300001285"), ("000010006388", "10006388"), ("000000000000", "0")],
+)
+def test_an_address_prints_without_its_padding(address: str, printed: str) -> None:
+    assert printed_address(address) == printed
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ No Home Assistant imports: usable on its own, and by the command-line tool
 ``python -m custom_components.energy_local.ekm``.
 """
 
-from .address import normalize_address
+from .address import normalize_address, printed_address
 from .bus import CHAR_TIME, DEFAULT_GAP, DEFAULT_TIMEOUT, BusStats, EkmBus
 from .errors import (
     EkmAddressMismatchError,
@@ -66,5 +66,6 @@ __all__ = [
     "decode_cos_theta",
     "normalize_address",
     "port_kind",
+    "printed_address",
     "read_readloop",
 ]

@@ -18,3 +18,8 @@ def normalize_address(address: int | str) -> str:
     if not (1 <= len(text) <= ADDRESS_LENGTH) or not text.isascii() or not text.isdigit():
         raise InvalidAddressError(f"meter address must be 1 to 12 decimal digits, got {address!r}")
     return text.zfill(ADDRESS_LENGTH)
+
+
+def printed_address(address: str) -> str:
+    """An address as printed on the device: without the padding zeros."""
+    return address.lstrip("0") or "0"

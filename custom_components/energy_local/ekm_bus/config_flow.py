@@ -64,6 +64,7 @@ from .const import (
     PulseKind,
 )
 from .coordinator import EkmBusConfigEntry, EkmBusCoordinator
+from .models import meter_title
 from .proxy_port import esphome_entry_error, proxy_open_error
 
 VERSION_AUTO = "auto"
@@ -359,7 +360,7 @@ class MeterSubentryFlow(ConfigSubentryFlow):
                     errors["base"] = version
                 else:
                     return self.async_create_entry(
-                        title=f"Omnimeter {address.lstrip('0') or '0'}",
+                        title=meter_title(address),
                         data={
                             CONF_ADDRESS: address,
                             CONF_VERSION: version.value,

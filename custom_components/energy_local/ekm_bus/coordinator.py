@@ -423,13 +423,11 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         except IoStackBackendError as err:
             _LOGGER.warning("Cannot read the ioStacks on %s: %s", self.bus.url, err)
 
-    async def _async_with_port[T](self, job: Callable[[str], T]) -> T:
-        """Run ``job(port)`` in an executor thread while the bus has lent ekmdevice the port."""
-        return await async_with_lent_port(self.hass, self.bus, job)
-
     async def async_read_iostack(self, api: EkmDeviceApi, address: str) -> IoStackReading:
         """Read one ioStack now (the subentry flow does this before adding it)."""
-        results = await self._async_with_port(lambda port: read_iostacks(api, port, [address]))
+        results = await async_with_lent_port(
+            self.hass, self.bus, lambda port: read_iostacks(api, port, [address])
+        )
         result = results[address]
         if isinstance(result, IoStackError):
             raise result
@@ -444,8 +442,8 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             results = dict.fromkeys(addresses, missing)
         else:
             try:
-                results = await self._async_with_port(
-                    lambda port: read_iostacks(api, port, addresses)
+                results = await async_with_lent_port(
+                    self.hass, self.bus, lambda port: read_iostacks(api, port, addresses)
                 )
             except IoStackPortError as err:
                 self._iostack_port_failed(err)

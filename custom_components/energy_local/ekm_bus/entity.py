@@ -13,7 +13,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from ..const import DOMAIN
 from ..ekm import MeterReading
 from .coordinator import BusDiagnostics, EkmBusCoordinator
-from .models import MeterConfig
+from .models import MeterConfig, meter_title
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def meter_device_info(
         identifiers={(DOMAIN, meter.address)},
         manufacturer="EKM Metering",
         model=f"Omnimeter v{meter.version.value}",
-        name=f"Omnimeter {meter.address.lstrip('0') or '0'}",
+        name=meter_title(meter.address),
         serial_number=meter.address,
     )
     if bus_device_id is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 
-from ..ekm import DEFAULT_PASSWORD, MeterVersion
+from ..ekm import DEFAULT_PASSWORD, MeterVersion, printed_address
 from .const import (
     CONF_ADDRESS,
     CONF_ANALOG_INPUTS,
@@ -137,7 +137,17 @@ class IoStackConfig:
     @property
     def title(self) -> str:
         """The device name: the given name, or "ioStack <address>"."""
-        return self.name or f"ioStack {self.address.lstrip('0') or '0'}"
+        return iostack_title(self.address, self.name)
+
+
+def meter_title(address: str) -> str:
+    """A meter's default name: "Omnimeter <address as printed on it>"."""
+    return f"Omnimeter {printed_address(address)}"
+
+
+def iostack_title(address: str, name: str | None) -> str:
+    """An ioStack's name: the given one, or "ioStack <address as printed on it>"."""
+    return name or f"ioStack {printed_address(address)}"
 
 
 def devices_of(

@@ -37,6 +37,7 @@ from ..ekm import (
     ReadloopError,
     ReadloopIoStack,
     ReadloopMeter,
+    printed_address,
     read_readloop,
 )
 from ..ekm.readloop import MAX_SIZE
@@ -70,6 +71,7 @@ from .iostack.backend import (
     async_with_lent_port,
     read_iostacks,
 )
+from .models import iostack_title, meter_title
 
 CONF_FILE: Final = "file"
 CONF_CONTENT: Final = "content"
@@ -91,11 +93,6 @@ class _Refused:
     address: str = ""
 
 
-def _short(address: str) -> str:
-    """An address as printed on the device (no padding zeros)."""
-    return address.lstrip("0") or "0"
-
-
 def _read_upload(hass: HomeAssistant, file_id: str) -> bytes:
     """The uploaded file's bytes, one more than the limit at most (blocking: executor)."""
     with process_uploaded_file(hass, file_id) as path, Path(path).open("rb") as file:
@@ -105,12 +102,12 @@ def _read_upload(hass: HomeAssistant, file_id: str) -> bytes:
 def _meter_line(meter: ReadloopMeter) -> str:
     version = f"v{meter.version.value}" if meter.version else "version detected"
     name = f": {meter.name}" if meter.name else ""
-    return f"- Omnimeter {_short(meter.address)} ({version}){name}"
+    return f"- Omnimeter {printed_address(meter.address)} ({version}){name}"
 
 
 def _iostack_line(iostack: ReadloopIoStack) -> str:
     name = f": {iostack.name}" if iostack.name else ""
-    return f"- ioStack {_short(iostack.address)}{name}"
+    return f"- ioStack {printed_address(iostack.address)}{name}"
 
 
 def _listing(lines: list[str]) -> str:
@@ -129,7 +126,7 @@ def _meter_subentry(meter: ReadloopMeter, version: MeterVersion) -> ConfigSubent
             ],
         },
         subentry_type=SUBENTRY_METER,
-        title=meter.name or f"Omnimeter {_short(meter.address)}",
+        title=meter.name or meter_title(meter.address),
         unique_id=meter.address,
     )
 
@@ -148,7 +145,7 @@ def _iostack_subentry(iostack: ReadloopIoStack) -> ConfigSubentryData:
     return ConfigSubentryData(
         data=data,
         subentry_type=SUBENTRY_IOSTACK,
-        title=iostack.name or f"ioStack {_short(iostack.address)}",
+        title=iostack_title(iostack.address, iostack.name),
         unique_id=f"iostack_{iostack.address}",
     )
 
@@ -263,10 +260,15 @@ class ReadloopSteps(EkmBusSteps):
             )
         errors: dict[str, str] = {}
         if user_input is not None:
+            api: EkmDeviceApi | None = None
+            if iostacks:
+                if not isinstance(got := await self._async_iostack_api(), EkmDeviceApi):
+                    return got
+                api = got
             if entry is None:
-                outcome = await self._async_read_new_bus(port, meters, iostacks)
+                outcome = await self._async_read_new_bus(port, meters, iostacks, api)
             else:
-                outcome = await self._async_read_on_bus(entry, meters, iostacks)
+                outcome = await self._async_read_on_bus(entry, meters, iostacks, api)
             if isinstance(outcome, _Found) and entry is not None:
                 return self._add_to_bus(entry, readloop, outcome)
             if isinstance(outcome, _Found):
@@ -282,7 +284,7 @@ class ReadloopSteps(EkmBusSteps):
             if not isinstance(outcome, _Refused):
                 return outcome  # an abort: nothing to retry in this flow
             errors["base"] = outcome.error
-            placeholders["address"] = _short(outcome.address)
+            placeholders["address"] = printed_address(outcome.address)
         return self.async_show_form(
             step_id="ekm_readloop_confirm",
             errors=errors,
@@ -311,14 +313,13 @@ class ReadloopSteps(EkmBusSteps):
         return self.async_abort(reason=reason, description_placeholders=placeholders)
 
     async def _async_read_new_bus(
-        self, port: str, meters: tuple[ReadloopMeter, ...], iostacks: tuple[ReadloopIoStack, ...]
+        self,
+        port: str,
+        meters: tuple[ReadloopMeter, ...],
+        iostacks: tuple[ReadloopIoStack, ...],
+        api: EkmDeviceApi | None,
     ) -> _Found | _Refused | ConfigFlowResult:
         """Open the port ourselves (no entry holds it yet) and read every device on it."""
-        api: EkmDeviceApi | None = None
-        if iostacks:
-            if not isinstance(got := await self._async_iostack_api(), EkmDeviceApi):
-                return got
-            api = got
         bus = EkmBus(port)
         try:
             await bus.open()
@@ -346,13 +347,9 @@ class ReadloopSteps(EkmBusSteps):
         entry: EkmBusConfigEntry,
         meters: tuple[ReadloopMeter, ...],
         iostacks: tuple[ReadloopIoStack, ...],
+        api: EkmDeviceApi | None,
     ) -> _Found | _Refused | ConfigFlowResult:
         """Read the new devices through the running bus, which holds the port."""
-        api: EkmDeviceApi | None = None
-        if iostacks:
-            if not isinstance(got := await self._async_iostack_api(), EkmDeviceApi):
-                return got
-            api = got
         coordinator = await async_bus_coordinator(entry)
         if coordinator is None:
             return _Refused("bus_not_ready")

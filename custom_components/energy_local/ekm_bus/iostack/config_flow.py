@@ -28,6 +28,7 @@ from ..const import (
     SUBENTRY_IOSTACK,
     PulseKind,
 )
+from ..models import iostack_title
 from .backend import (
     EKMDEVICE_REQUIREMENT,
     INPUTS,
@@ -102,10 +103,6 @@ def _iostack_inputs(user_input: dict[str, Any]) -> dict[str, Any]:
             for n in INPUTS
         ],
     }
-
-
-def _iostack_title(address: str, name: str | None) -> str:
-    return name or f"ioStack {address.lstrip('0') or '0'}"
 
 
 def _one_wire_summary(reading: IoStackReading) -> str:
@@ -193,7 +190,7 @@ class IoStackSubentryFlow(ConfigSubentryFlow):
             if self._name:
                 data[CONF_NAME] = self._name
             return self.async_create_entry(
-                title=_iostack_title(self._address, self._name),
+                title=iostack_title(self._address, self._name),
                 data=data,
                 unique_id=f"iostack_{self._address}",
             )
@@ -221,7 +218,7 @@ class IoStackSubentryFlow(ConfigSubentryFlow):
             return self.async_update_and_abort(
                 self._get_entry(),
                 subentry,
-                title=_iostack_title(data[CONF_ADDRESS], name or None),
+                title=iostack_title(data[CONF_ADDRESS], name or None),
                 data_updates=updates,
             )
         schema = vol.Schema(
