@@ -9,25 +9,30 @@ on the bus behind the proxy), a relay is switched both ways, and the device goes
 comes back. Run alone with ``-k esphome``.
 """
 
-import asyncio
 import json
 import os
 import re
 import signal
-import sys
 import time
 from typing import Any
 
 import aiohttp
 import pytest
 
-from scripts.devenv import netns
 from scripts.devenv.stack import PROXY_V4_ADDRESS
 
-from .conftest import ARTIFACTS, ROOT, RealStack
-from .ha_client import Ha, HaError, Ws, wait_until
+from .conftest import ARTIFACTS, RealStack
+from .ha_client import Ha, Ws, wait_until
 from .ha_log import PROBLEM_LEVELS, integration_problems, records
-from .test_real_hass import PASSWORD, STATE_OUT_OPEN, STATE_OUT_RELAY_1, USER, Steps, add_meter
+from .test_real_hass import (
+    PASSWORD,
+    STATE_OUT_OPEN,
+    STATE_OUT_RELAY_1,
+    USER,
+    Steps,
+    add_meter,
+    cli_read,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -38,25 +43,7 @@ NO_PULSES = {f"pulse_{i}_kind": "none" for i in (1, 2, 3)}
 
 async def proxied_meter(stack: RealStack) -> dict[str, Any]:
     """The simulated meter's registers, read on the bus behind the proxy (a second master)."""
-    esphome = stack.info["esphome"]
-    argv = [
-        *netns.exec_prefix(stack.namespace),
-        sys.executable,
-        "-m", "custom_components.energy_local.ekm", "read",
-        "--port", esphome["bus"], "--address", PROXY_V4_ADDRESS, "--version", "4", "--json",
-    ]  # fmt: skip
-    last = b""
-    for _ in range(5):  # Home Assistant polls the same bus: a collision is retried
-        process = await asyncio.create_subprocess_exec(
-            *argv, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), 30)
-        if process.returncode == 0:
-            values: dict[str, Any] = json.loads(out)
-            return values
-        last = out
-        await asyncio.sleep(1)
-    raise HaError(f"ekm read failed five times: {last!r}")
+    return await cli_read(stack, stack.info["esphome"]["bus"], PROXY_V4_ADDRESS)
 
 
 async def test_ekm_bus_behind_an_esphome_serial_proxy(real_stack: RealStack) -> None:

@@ -79,13 +79,13 @@ class Steps:
         (ARTIFACTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
-async def cli_state_out(stack: RealStack) -> int:
-    """Read the v4 meter with the library's CLI inside the namespace (a second bus master)."""
+async def cli_read(stack: RealStack, port: str, address: str) -> dict[str, Any]:
+    """Read a v4 meter with the library's CLI inside the namespace (a second bus master)."""
     argv = [
         *netns.exec_prefix(stack.namespace),
         sys.executable,
         "-m", "custom_components.energy_local.ekm", "read",
-        "--port", stack.ekm_port, "--address", V4_ADDRESS, "--version", "4", "--json",
+        "--port", port, "--address", address, "--version", "4", "--json",
     ]  # fmt: skip
     last = b""
     for _ in range(5):  # Home Assistant polls the same bus: a collision is retried
@@ -94,10 +94,16 @@ async def cli_state_out(stack: RealStack) -> int:
         )
         out, _ = await asyncio.wait_for(process.communicate(), 30)
         if process.returncode == 0:
-            return int(json.loads(out)["State_Out"])
+            values: dict[str, Any] = json.loads(out)
+            return values
         last = out
         await asyncio.sleep(1)
     raise HaError(f"ekm read failed five times: {last!r}")
+
+
+async def cli_state_out(stack: RealStack) -> int:
+    """The v4 meter's relay state, read with the library's CLI."""
+    return int((await cli_read(stack, stack.ekm_port, V4_ADDRESS))["State_Out"])
 
 
 def energy_prefs() -> dict[str, Any]:
